@@ -1,0 +1,32 @@
+"""Train a mechanism: ``python experiments/train.py [overrides]`` (``-m`` sweeps).
+
+With no arguments: RegretNet on the 1 bidder x 2 items additive U[0,1] auction, on CPU in minutes.
+Re-running the same command with the same ``hydra.run.dir`` resumes from the last checkpoint.
+"""
+
+import os
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from mechjax.config import register_schemas  # noqa: E402
+from mechjax.experiment import train  # noqa: E402
+from mechjax.report import summary_table  # noqa: E402
+
+register_schemas()
+
+
+@hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+def main(cfg: DictConfig) -> float:
+    run_dir = HydraConfig.get().runtime.output_dir
+    summary = train(cfg, run_dir)
+    print(summary_table(summary))
+    return summary.get("revenue", 0.0)
+
+
+if __name__ == "__main__":
+    main()

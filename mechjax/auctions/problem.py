@@ -1,0 +1,98 @@
+"""The auction problem: quasi-linear bidders, revenue objective, per-bidder regret.
+
+A batch is the bidders' true values ``[batch, bidders, items]``. A mechanism maps bids to
+``(allocations [batch, bidders, items], payments [batch, bidders])``. Bidder i's utility is
+``sum_j v_ij a_ij - p_i``: additive values in the allocation probabilities, which for unit-demand
+mechanisms (rows summing to at most one) is the expected value of the lottery she receives.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+from mechjax.auctions.valuations import UniformValuations
+from mechjax.core.types import Terms
+
+AuctionFn = Callable[[jax.Array], tuple[jax.Array, jax.Array]]
+
+
+def utilities(values: Float[Array, "*b n m"], allocations: Float[Array, "*b n m"],
+              payments: Float[Array, "*b n"]) -> Float[Array, "*b n"]:
+    """Quasi-linear utility of every bidder."""
+    return jnp.sum(values * allocations, axis=-1) - payments
+
+
+def deviation_profiles(values: Float[Array, "b n m"], misreports: Float[Array, "r b n m"]
+                       ) -> Float[Array, "r b n n m"]:
+    """``profiles[r, b, i]`` = the truthful bids of sample b with bidder i's row set to her misreport."""
+    n = values.shape[1]
+    eye = jnp.eye(n, dtype=values.dtype)[:, :, None]  # [deviator, bidder, 1]
+    return values[None, :, None] * (1.0 - eye) + misreports[:, :, :, None, :] * eye
+
+
+@dataclass(frozen=True)
+class AuctionProblem:
+    """Revenue maximisation subject to (approximate) incentive compatibility.
+
+    Attributes:
+        valuations: the value distribution (also the report space: bids are clipped to it).
+        optimal_revenue: the known optimum, if any (the evaluator flags revenue above it).
+    """
+
+    valuations: UniformValuations
+    optimal_revenue: Optional[float] = None
+
+    @property
+    def num_agents(self) -> int:
+        return self.valuations.num_bidders
+
+    @property
+    def num_items(self) -> int:
+        return self.valuations.num_items
+
+    def sample(self, key, batch_size: int) -> Float[Array, "b n m"]:
+        return self.valuations.sample(key, batch_size)
+
+    def project(self, reports):
+        return self.valuations.clip(reports)
+
+    def random_reports(self, key, values: Float[Array, "b n m"], restarts: int) -> Float[Array, "r b n m"]:
+        return self.valuations.sample(key, restarts * values.shape[0]).reshape((restarts,) + values.shape)
+
+    def deviation_utility(self, outcome_fn: AuctionFn, values: Float[Array, "b n m"],
+                          misreports: Float[Array, "r b n m"]) -> Float[Array, "r b n"]:
+        """Utility of bidder i at sample b when she alone bids ``misreports[r, b, i]``."""
+        r, b, n, m = misreports.shape
+        profiles = deviation_profiles(values, misreports).reshape(r * b * n, n, m)
+        alloc, pay = outcome_fn(profiles)
+        alloc = alloc.reshape(r, b, n, n, m)
+        pay = pay.reshape(r, b, n, n)
+        own_alloc = jnp.einsum("rbiim->rbim", alloc)
+        own_pay = jnp.einsum("rbii->rbi", pay)
+        return jnp.sum(values[None] * own_alloc, axis=-1) - own_pay
+
+    def regret(self, outcome_fn: AuctionFn, values, misreports) -> Float[Array, "b n"]:
+        """Per-sample, per-bidder regret against the best of the given misreports (>= 0)."""
+        alloc, pay = outcome_fn(values)
+        truthful = utilities(values, alloc, pay)
+        best = self.deviation_utility(outcome_fn, values, misreports).max(axis=0)
+        return jax.nn.relu(best - truthful)
+
+    def loss_terms(self, outcome_fn: AuctionFn, values, misreports) -> Terms:
+        alloc, pay = outcome_fn(values)
+        truthful = utilities(values, alloc, pay)
+        revenue = jnp.mean(jnp.sum(pay, axis=-1))
+        best = self.deviation_utility(outcome_fn, values, misreports).max(axis=0)
+        regret = jax.nn.relu(best - truthful)  # [b, n]
+        per_bidder = jnp.mean(regret, axis=0)
+        ir_violation = jnp.mean(jnp.sum(jax.nn.relu(-truthful), axis=-1))
+        return Terms(
+            objective=-revenue,
+            violations=per_bidder,
+            metrics={"revenue": revenue, "regret": jnp.mean(per_bidder), "ir_violation": ir_violation},
+        )

@@ -1,0 +1,123 @@
+"""Config builders for auctions: the ``auction`` problem kind, learned and classical mechanisms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
+
+import flax.nnx as nnx
+
+from mechjax import registry
+from mechjax.auctions.evaluate import AttackConfig, evaluate_auction
+from mechjax.auctions.nets.regretnet import RegretNet
+from mechjax.auctions.problem import AuctionProblem
+from mechjax.auctions.valuations import DEMANDS, UniformValuations
+from mechjax.errors import ConfigError
+
+Bound = Union[float, Sequence[float]]
+
+
+@dataclass(frozen=True)
+class AuctionConfig:
+    """``problem=auction/<preset>``: bidders x items with independent uniform values.
+
+    Attributes:
+        kind: always ``auction``.
+        num_bidders: n >= 1.
+        num_items: m >= 1.
+        demand: ``additive`` or ``unit``.
+        low, high: value bounds, a number (every item) or one number per item.
+        optimal_revenue: the known optimal revenue, if any (the evaluator flags revenue above it).
+    """
+
+    kind: str = "auction"
+    num_bidders: int = 1
+    num_items: int = 2
+    demand: str = "additive"
+    low: Bound = 0.0
+    high: Bound = 1.0
+    optimal_revenue: Optional[float] = None
+
+    def __post_init__(self):
+        for name in ("num_bidders", "num_items"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"problem.{name} must be an integer >= 1, got {value!r}")
+        if self.demand not in DEMANDS:
+            raise ConfigError(f"problem.demand must be one of {DEMANDS}, got {self.demand!r}")
+        for name in ("low", "high"):
+            value = getattr(self, name)
+            if isinstance(value, (tuple, list)) and len(value) != self.num_items:
+                raise ConfigError(f"problem.{name} has {len(value)} entries but problem.num_items={self.num_items}")
+
+    def per_item(self, value: Bound) -> list[float]:
+        return [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)] * self.num_items
+
+    def build(self) -> AuctionProblem:
+        valuations = UniformValuations.per_item(self.num_bidders, self.per_item(self.low),
+                                                self.per_item(self.high), self.demand)
+        return AuctionProblem(valuations, self.optimal_revenue)
+
+
+@registry.register(registry.PROBLEMS, "auction")
+def build_auction_problem(section: dict) -> AuctionProblem:
+    return registry.from_section(AuctionConfig, section, "problem").build()
+
+
+@dataclass(frozen=True)
+class RegretNetConfig:
+    """``mechanism=regretnet``.
+
+    Attributes:
+        name: always ``regretnet``.
+        hidden: hidden widths of the allocation and payment networks.
+        activation: ``tanh``, ``relu`` or ``gelu``.
+    """
+
+    name: str = "regretnet"
+    hidden: Sequence[int] = (100, 100)
+    activation: str = "tanh"
+
+
+def _require_auction(kind: str, name: str) -> None:
+    if kind != "auction":
+        raise ConfigError(f"mechanism.name={name} needs problem.kind=auction, got {kind!r}")
+
+
+@registry.register(registry.MECHANISMS, "regretnet")
+def build_regretnet(section: dict, problem: AuctionProblem, kind: str):
+    _require_auction(kind, "regretnet")
+    cfg = registry.from_section(RegretNetConfig, section, "mechanism")
+    v = problem.valuations
+
+    def factory(rngs: nnx.Rngs) -> RegretNet:
+        return RegretNet(v.num_bidders, v.num_items, v.demand, tuple(cfg.hidden), cfg.activation,
+                         v.low_array, v.high_array, rngs=rngs)
+
+    factory(nnx.Rngs(0))  # fail on bad widths/activations now, not inside jit
+    return factory
+
+
+def attack_config(section: Optional[dict]) -> AttackConfig:
+    return registry.from_section(AttackConfig, dict(section or {}), "attack")
+
+
+@registry.register(registry.EVALUATORS, "auction")
+def evaluate(mechanism_fn, problem: AuctionProblem, attack_section: Optional[dict]) -> dict:
+    return evaluate_auction(mechanism_fn, problem, attack_config(attack_section))
+
+
+def _register_baselines() -> None:
+    try:
+        from mechjax.auctions import baselines
+    except ImportError:  # the classical baselines are optional until their module lands
+        return
+    for name in baselines.BASELINES:
+        def build(section: dict, problem: AuctionProblem, kind: str, _name=name):
+            _require_auction(kind, _name)
+            options = {k: v for k, v in section.items() if k != "name"}
+            return baselines.build_baseline(_name, problem.valuations, **options)
+        registry.CLASSICAL[name] = build
+
+
+_register_baselines()

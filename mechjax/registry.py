@@ -1,0 +1,53 @@
+"""Name -> builder tables for the pieces a config can choose. Domains register on import.
+
+* ``PROBLEMS[kind](section: dict) -> problem``
+* ``MECHANISMS[name](section: dict, problem, kind) -> factory (rngs -> nnx.Module) | classical fn``
+* ``INNERS[kind](section: dict, problem) -> inner solver``
+* ``CONSTRAINTS[kind](section: dict) -> constraint``
+* ``EVALUATORS[kind](mechanism_fn, problem, attack_section: dict, run_cfg) -> summary dict``
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from mechjax.errors import ConfigError
+
+PROBLEMS: dict[str, Callable] = {}
+MECHANISMS: dict[str, Callable] = {}
+CLASSICAL: dict[str, Callable] = {}
+INNERS: dict[str, Callable] = {}
+CONSTRAINTS: dict[str, Callable] = {}
+EVALUATORS: dict[str, Callable] = {}
+
+
+def register(table: dict, name: str):
+    def deco(fn):
+        table[name] = fn
+        return fn
+    return deco
+
+
+def lookup(table: dict, name: Any, field: str) -> Callable:
+    """``table[name]`` or a ConfigError that names ``field`` and lists the choices."""
+    if name not in table:
+        raise ConfigError(f"{field}: unknown choice {name!r}; expected one of {sorted(table)}")
+    return table[name]
+
+
+def from_section(cls, section: dict, prefix: str, drop: tuple[str, ...] = (), **extra):
+    """Builds dataclass ``cls`` from a config section, naming ``prefix.<key>`` for unknown keys."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in section.items():
+        if key in drop:
+            continue
+        if key not in names:
+            raise ConfigError(f"{prefix}.{key} is not a setting of {cls.__name__}; expected one of {sorted(names)}")
+        kwargs[key] = tuple(value) if isinstance(value, list) else value
+    kwargs.update(extra)
+    try:
+        return cls(**kwargs)
+    except TypeError as err:
+        raise ConfigError(f"{prefix}: {err}") from err
