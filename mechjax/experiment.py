@@ -23,7 +23,28 @@ from mechjax.core.trainer import make_train
 from mechjax.errors import ConfigError
 
 CONFIG_FILE = "config.yaml"
+DEFAULT_CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 SUMMARY_FILE = "summary.json"
+
+
+def compose(overrides=(), config_name: str = "config", conf_dir: Optional[str] = None):
+    """The config ``experiments/train.py <overrides>`` would see, for notebooks and scripts.
+
+    Args:
+        overrides: Hydra overrides, e.g. ``["problem=auction/additive_2x2", "trainer.steps=2000"]``.
+        config_name: ``config`` (training) or ``evaluate``.
+        conf_dir: the ``conf/`` folder; default ``$MECHJAX_CONF`` or the checkout's ``conf/``.
+    """
+    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    conf_dir = os.path.abspath(conf_dir or os.environ.get("MECHJAX_CONF") or DEFAULT_CONF_DIR)
+    if not os.path.isdir(conf_dir):
+        raise FileNotFoundError(f"no conf/ folder at {conf_dir}; pass conf_dir= or set MECHJAX_CONF")
+    config_lib.register_schemas()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
+        return hydra_compose(config_name=config_name, overrides=list(overrides))
 
 
 def _write_json(path: str, obj: Any) -> None:

@@ -1,0 +1,37 @@
+"""Every problem preset and learned auction mechanism smoke-runs at tiny size, end to end."""
+
+import json
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from mechjax import experiment, registry
+from mechjax.testing.auctions import assert_feasible, assert_individually_rational
+
+from conftest import CONF_DIR, TINY, compose_config
+
+AUCTION_PRESETS = sorted(p[:-5] for p in os.listdir(os.path.join(CONF_DIR, "problem", "auction")))
+LEARNED = sorted(p[:-5] for p in os.listdir(os.path.join(CONF_DIR, "mechanism"))
+                 if p[:-5] in registry.MECHANISMS or p == "regretnet.yaml")
+CONTRACT_PRESETS = {"additive_1x2", "additive_1x2_asym", "unit_1x2", "unit_1x2_23", "additive_2x2", "unit_2x2"}
+
+
+def test_contract_presets_exist():
+    assert CONTRACT_PRESETS <= set(AUCTION_PRESETS)
+
+
+@pytest.mark.parametrize("preset", AUCTION_PRESETS)
+def test_regretnet_smoke_runs_on_every_auction_preset(preset, tmp_path):
+    cfg = compose_config([*TINY, f"problem=auction/{preset}", "mechanism=regretnet"])
+    summary = experiment.train(cfg, str(tmp_path))
+    for key in ("revenue", "regret", "ir_violation", "steps", "wall_s", "attack"):
+        assert key in summary
+    assert summary["steps"] == 20 and np.isfinite(summary["revenue"])
+    assert json.load(open(tmp_path / "summary.json"))["revenue"] == summary["revenue"]
+    mechanism, problem = experiment.load(str(tmp_path))
+    values = problem.sample(jax.random.key(3), 256)
+    alloc, pay = jax.jit(mechanism)(values)
+    assert_feasible(values, alloc, pay, problem.valuations.demand)
+    assert_individually_rational(mechanism, values)
