@@ -56,7 +56,7 @@ overrides = ["problem=auction/additive_1x2", "mechanism=regretnet", f"trainer.st
              "progress=false", "plots=false"]
 if TINY:
     overrides += ["trainer=tiny", "attack.steps=5", "attack.restarts=1", "attack.grid=5",
-                  "attack.grid_init=1", "attack.num_samples=64", "attack.batch_size=64", "attack.allow_weak=true"]
+                  "attack.grid_init=1", "attack.num_samples=64", "attack.revenue_samples=256", "attack.batch_size=64", "attack.allow_weak=true"]
 run_dir = tempfile.mkdtemp(prefix="mechjax_quickstart_")
 summary = train(compose(overrides), run_dir)
 print({k: summary[k] for k in ("revenue", "regret", "ir_violation", "steps", "wall_s")})
@@ -79,7 +79,8 @@ plt.imshow(plt.imread(path)); plt.axis("off"); plt.show()
 
 # %%
 attack = [f"attack.steps={5 if TINY else 500}", f"attack.restarts={1 if TINY else 32}",
-          f"attack.num_samples={64 if TINY else 4096}", f"attack.batch_size={64 if TINY else 512}",
+          f"attack.num_samples={64 if TINY else 4096}", f"attack.revenue_samples={256 if TINY else 131072}",
+          f"attack.batch_size={64 if TINY else 512}",
           f"attack.grid={5 if TINY else 51}"] + (["attack.allow_weak=true"] if TINY else [])
 strong = evaluate(compose(attack, config_name="evaluate"), run_dir=run_dir)
 print(f"revenue {strong['revenue']:.4f}  regret {strong['regret']:.2e}  (optimum 0.549)")

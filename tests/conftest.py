@@ -8,7 +8,7 @@ REPO_DIR = os.path.dirname(CONF_DIR)
 
 # A weak, fast evaluation attacker for smoke runs only (never for reported numbers).
 TINY_ATTACK = ["attack.steps=5", "attack.restarts=1", "attack.grid=3", "attack.grid_init=1",
-               "attack.num_samples=64", "attack.batch_size=64", "attack.allow_weak=true"]
+               "attack.num_samples=64", "attack.revenue_samples=256", "attack.batch_size=64", "attack.allow_weak=true"]
 TINY = ["trainer=tiny", "progress=false", "plots=false", *TINY_ATTACK]
 
 

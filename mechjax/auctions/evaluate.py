@@ -39,7 +39,8 @@ class AttackConfig:
         lr: Adam step size, relative to the width of the bidder's support.
         grid: points per item of the exhaustive grid (only for <= 2 items); 0 disables it.
         grid_init: best grid points used as extra gradient starts.
-        num_samples: evaluation samples.
+        num_samples: samples attacked (regret, IR).
+        revenue_samples: samples for revenue alone (a forward pass each, so many more are cheap).
         batch_size: samples evaluated at once (bounds memory).
         seed: evaluation seed (fixed, so runs are compared on the same samples).
         allow_weak: permit an attacker weaker than 4x the training one (for studying the gap).
@@ -51,12 +52,13 @@ class AttackConfig:
     grid: int = 41
     grid_init: int = 4
     num_samples: int = 4096
+    revenue_samples: int = 131072
     batch_size: int = 512
     seed: int = 2024
     allow_weak: bool = False
 
     def __post_init__(self):
-        for name in ("steps", "num_samples", "batch_size"):
+        for name in ("steps", "num_samples", "revenue_samples", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"attack.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("restarts", "grid", "grid_init"):
@@ -95,7 +97,6 @@ def misreport_grid(problem: AuctionProblem, points: int) -> jax.Array:
 def _make_batch_attack(problem: AuctionProblem, mechanism: Callable, attack: AttackConfig):
     use_grid = attack.grid > 0 and problem.num_items <= MAX_GRID_ITEMS
     grid = misreport_grid(problem, attack.grid) if use_grid else None
-    width = problem.valuations.high_array - problem.valuations.low_array
 
     def deviation(values, misreports):
         return problem.deviation_utility(mechanism, values, misreports)
@@ -116,17 +117,21 @@ def _make_batch_attack(problem: AuctionProblem, mechanism: Callable, attack: Att
         if attack.restarts:
             starts.append(problem.random_reports(key, values, attack.restarts))
         init = jnp.concatenate(starts, axis=0)
-        # Scale-free steps: ascend in units of each bidder's support width.
-        scaled = lambda z: deviation(values, z * width)
-        found = ascend(scaled, init / width, lambda z: problem.project(z * width) / width,
-                       attack.steps, attack.lr) * width
+        found = ascend(lambda x: deviation(values, x), init, problem.project, attack.steps, attack.lr,
+                       problem.report_scale)
         best = jnp.maximum(best, deviation(values, found).max(axis=0))
         regret = jax.nn.relu(best - truthful)
-        revenue = pay.sum(axis=-1)
         ir = jax.nn.relu(-truthful).sum(axis=-1)
-        return revenue, regret, ir
+        return regret, ir
 
     return jax.jit(attack_batch), use_grid
+
+
+def _revenues(mechanism: Callable, problem: AuctionProblem, key, num_samples: int, batch_size: int) -> np.ndarray:
+    batch_size = min(batch_size, num_samples)
+    total = jax.jit(lambda k: mechanism(problem.sample(k, batch_size))[1].sum(axis=-1))
+    return np.concatenate([np.asarray(total(jax.random.fold_in(key, i)))
+                           for i in range(max(1, num_samples // batch_size))])
 
 
 def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: AttackConfig = AttackConfig()) -> dict:
@@ -148,13 +153,15 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
     batch_size = min(attack.batch_size, attack.num_samples)
     attack_batch, use_grid = _make_batch_attack(problem, mechanism, attack)
     key = jax.random.key(attack.seed)
-    revenues, regrets, irs = [], [], []
+    regrets, irs = [], []
     for i in range(max(1, attack.num_samples // batch_size)):
         k_values, k_attack = jax.random.split(jax.random.fold_in(key, i))
         values = problem.sample(k_values, batch_size)
-        revenue, regret, ir = attack_batch(values, k_attack)
-        revenues.append(np.asarray(revenue)); regrets.append(np.asarray(regret)); irs.append(np.asarray(ir))
-    revenue, regret, ir = np.concatenate(revenues), np.concatenate(regrets), np.concatenate(irs)
+        regret, ir = attack_batch(values, k_attack)
+        regrets.append(np.asarray(regret))
+        irs.append(np.asarray(ir))
+    regret, ir = np.concatenate(regrets), np.concatenate(irs)
+    revenue = _revenues(mechanism, problem, jax.random.fold_in(key, 2**31 - 1), attack.revenue_samples, attack.batch_size * 8)
     per_bidder = regret.mean(axis=0)
     summary = {
         "revenue": float(revenue.mean()),
@@ -164,7 +171,8 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
         "regret_max_per_bidder": [float(r) for r in regret.max(axis=0)],
         "regret_max": float(regret.max()),
         "ir_violation": float(ir.mean()),
-        "num_samples": int(len(revenue)),
+        "num_samples": int(len(regret)),
+        "revenue_samples": int(len(revenue)),
         "attack": {**asdict(attack), "grid_used": bool(use_grid), "strength": attack.strength},
         "optimal_revenue": problem.optimal_revenue,
         "revenue_exceeds_optimum": None,

@@ -58,6 +58,11 @@ class AuctionProblem:
     def sample(self, key, batch_size: int) -> Float[Array, "b n m"]:
         return self.valuations.sample(key, batch_size)
 
+    @property
+    def report_scale(self) -> Float[Array, "n m"]:
+        """Width of each bidder's support per item: the adversary's natural step unit."""
+        return self.valuations.high_array - self.valuations.low_array
+
     def project(self, reports):
         return self.valuations.clip(reports)
 

@@ -6,7 +6,9 @@ The adversary knows nothing of auctions or ballots. It asks the problem three th
   utility each agent gets when *she alone* reports ``misreports[r, b, i]`` and the others report
   truthfully;
 * ``problem.project(misreports)``: the projection onto the report space;
-* ``problem.random_reports(key, batch, restarts) -> [restarts, batch, agents, ...]``.
+* ``problem.random_reports(key, batch, restarts) -> [restarts, batch, agents, ...]``;
+* optionally ``problem.report_scale``: the width of the report space (broadcastable to one
+  agent's report), so that step sizes mean the same on U[0,1] and on U[4,16].
 
 Training (RegretNet) keeps one buffer of misreports per training sample and warm-starts every
 ascent from it, so a few ascent steps per outer step accumulate into a strong attack over epochs.
@@ -30,6 +32,7 @@ def ascend(
     project: Callable[[jax.Array], jax.Array],
     steps: int,
     lr: float,
+    scale=None,
 ) -> jax.Array:
     """Projected Adam ascent on ``utility_fn(x).sum()`` from ``init``; each entry moves independently.
 
@@ -42,11 +45,15 @@ def ascend(
         init: starting misreports.
         project: projection onto the report space.
         steps: number of ascent steps (a Python int; the loop is a ``lax.scan``).
-        lr: Adam step size.
+        lr: Adam step size, in units of ``scale``.
+        scale: width of the report space (broadcastable to ``init``); ascent runs on ``x / scale``.
 
     Returns:
         The misreports after ``steps`` steps, projected.
     """
+    if scale is not None:
+        return scale * ascend(lambda z: utility_fn(z * scale), init / scale,
+                              lambda z: project(z * scale) / scale, steps, lr)
     tx = optax.adam(lr)
     grad_fn = jax.grad(lambda x: utility_fn(x).sum())
 
@@ -67,7 +74,7 @@ class Adversary:
     Attributes:
         problem: the problem (provides ``deviation_utility``, ``project``, ``random_reports``).
         steps: ascent steps per outer step.
-        lr: ascent step size.
+        lr: ascent step size, relative to ``problem.report_scale`` when the problem has one.
         restarts: independent misreports per (sample, agent); the best one counts.
         warm_start: keep a misreport buffer per training sample and resume from it.
     """
@@ -98,7 +105,7 @@ class Adversary:
             start = self.problem.random_reports(key, batch, self.restarts)
         misreports = ascend(
             lambda x: self.problem.deviation_utility(outcome_fn, batch, x),
-            start, self.problem.project, self.steps, self.lr,
+            start, self.problem.project, self.steps, self.lr, getattr(self.problem, "report_scale", None),
         )
         # The outer step differentiates the mechanism at fixed misreports (envelope argument):
         # the attacker's response is not a function of the parameters we differentiate.
