@@ -22,6 +22,9 @@ register_schemas()
 
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
+    if cfg.get("distributed", False):
+        import jax
+        jax.distributed.initialize()  # multi-host: every process runs this script (e.g. under Slurm)
     run_dir = HydraConfig.get().runtime.output_dir
     summary = train(cfg, run_dir)
     print(summary_table(summary))
