@@ -50,6 +50,27 @@ def test_revenue_above_known_optimum_is_flagged():
     assert strong["regret"] > 0.5  # a real attacker finds the deviation (bid the minimum)
 
 
+def test_excess_bound_holds_for_a_discounted_menu():
+    """The bound is tight enough to be useful and never violated by a mechanism whose regret we know.
+
+    Posted price p per item, but the bidder is charged q > p when she buys both (non-IC). Her best
+    deviation (report one item below p) is computed in closed form, so the true regret is known.
+    """
+    from mechjax.auctions.evaluate import revenue_excess_bound
+    assert revenue_excess_bound(0.55, 0.0) == 0.0
+    assert revenue_excess_bound(0.55, 1e-4) == pytest.approx(2 * (0.55 * 1e-4) ** 0.5, rel=0.05)
+    rng = __import__("numpy").random.default_rng(0)
+    v = rng.uniform(size=(200_000, 2))
+    opt = 0.5491
+    for p, q in [(0.5, 1.1), (0.55, 1.2), (0.6, 1.3)]:
+        both = (v > p).all(axis=1)
+        one = (v > p).any(axis=1) & ~both
+        revenue = (both * q + one * p).mean()
+        # A buyer of both would rather buy only her better item when that gains her q - p - min(v).
+        regret = (both * (0.0 + (q - p) - v.min(axis=1)).clip(min=0)).mean()
+        assert revenue <= opt + revenue_excess_bound(opt, regret) + 1e-3
+
+
 def test_classical_mechanism_evaluates_through_the_config():
     summary = experiment.evaluate(compose_config(["problem=auction/single_item_2", "mechanism=myerson",
                                                   "attack.num_samples=256", "attack.batch_size=256",
