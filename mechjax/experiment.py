@@ -11,7 +11,6 @@ import os
 import time
 from typing import Any, Callable, Optional
 
-import flax.nnx as nnx
 import jax
 import yaml
 
@@ -150,9 +149,13 @@ def load(run_dir: str, replica: int = 0, step: Optional[int] = None) -> tuple[Ca
         ``(mechanism, problem)``: ``mechanism`` is a plain jittable function (for auctions
         ``bids [batch, bidders, items] -> (allocations, payments)``), in evaluation mode.
     """
+    return _load(run_dir, replica, step)[:2]
+
+
+def _load(run_dir: str, replica: int = 0, step: Optional[int] = None):
     exp = config_lib.build(read_config(run_dir))
     if not exp.learned:
-        return exp.mechanism, exp.problem
+        return exp.mechanism, exp.problem, exp
     trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
     like = jax.eval_shape(jax.vmap(trainer.init), loop.replica_keys(exp.seed, exp.trainer.num_seeds))
     ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"), exp.trainer.max_to_keep)
@@ -165,7 +168,7 @@ def load(run_dir: str, replica: int = 0, step: Optional[int] = None) -> tuple[Ca
         ckpt.close()
     if not 0 <= replica < exp.trainer.num_seeds:
         raise ConfigError(f"replica must be in [0, {exp.trainer.num_seeds}), got {replica}")
-    return trainer.outcome_fn(loop.replica_params(state, replica)), exp.problem
+    return trainer.outcome_fn(loop.replica_params(state, replica)), exp.problem, exp
 
 
 def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) -> dict:
@@ -177,9 +180,7 @@ def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) 
     cfg = config_lib.to_dict(cfg)
     attack_section = cfg.get("attack") or {}
     if run_dir:
-        mechanism, problem = load(run_dir)
-        run_cfg = read_config(run_dir)
-        exp = config_lib.build(run_cfg)
+        mechanism, problem, exp = _load(run_dir)
         _check_attack(exp, attack_section)
         kind, learned = exp.kind, True
     else:
@@ -202,7 +203,3 @@ def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) 
         os.makedirs(out_dir, exist_ok=True)
         _write_json(os.path.join(out_dir, SUMMARY_FILE), summary)
     return summary
-
-
-def count_module_parameters(module: nnx.Module) -> int:
-    return count_parameters(nnx.state(module, nnx.Param))
