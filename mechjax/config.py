@@ -7,6 +7,8 @@ a :class:`~mechjax.errors.ConfigError` naming its field (``problem.num_items``, 
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -68,32 +70,22 @@ class OptimConfig:
         return optax.chain(optax.clip_by_global_norm(self.grad_clip), tx) if self.grad_clip else tx
 
 
-@dataclass
-class TrainerSchema:
-    steps: int = 20_000
-    batch_size: int = 128
-    steps_per_chunk: int = 500
-    checkpoint_every: int = 5_000
-    train_size: int = 0
-    num_seeds: int = 1
-    max_to_keep: int = 2
+def schema_of(cls) -> type:
+    """A mutable twin of frozen dataclass ``cls`` for Hydra's ConfigStore (same fields, types, defaults).
 
-
-@dataclass
-class OptimSchema:
-    name: str = "adam"
-    lr: float = 1e-3
-    schedule: str = "constant"
-    final_fraction: float = 0.1
-    weight_decay: float = 0.0
-    grad_clip: float = 0.0
+    Hydra needs a mutable structured config to merge overrides into; validation stays in ``cls``.
+    """
+    hints = typing.get_type_hints(cls)
+    return dataclasses.make_dataclass(
+        cls.__name__ + "Schema", [(f.name, hints[f.name], dataclasses.field(default=f.default))
+                                  for f in dataclasses.fields(cls)])
 
 
 def register_schemas() -> None:
     """Registers the typed schemas with Hydra's ConfigStore (used by ``conf/`` defaults lists)."""
     cs = ConfigStore.instance()
-    cs.store(group="trainer", name="schema", node=TrainerSchema)
-    cs.store(group="optim", name="schema", node=OptimSchema)
+    cs.store(group="trainer", name="schema", node=schema_of(TrainerConfig))
+    cs.store(group="optim", name="schema", node=schema_of(OptimConfig))
 
 
 @dataclass
