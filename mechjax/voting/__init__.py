@@ -1,0 +1,38 @@
+"""Voting: preference profiles, classical rules, PrefLib data, axiom audits, manipulation, and
+learned rules (``nets``, ``losses``, ``problem``) trained through ``mechjax.core.trainer``.
+
+``rankings`` are ``int [batch, voters, candidates]`` (each row a permutation, best first); rules
+return ``bool [batch, candidates]`` winner sets with ties kept.
+"""
+
+from mechjax.voting import axioms, losses, manipulation, nets, preflib, problem, profiles, rules
+from mechjax.voting.axioms import AXIOMS, AxiomResult, audit
+from mechjax.voting.losses import LossWeights
+from mechjax.voting.manipulation import (ManipulationResult, coalition_manipulation,
+                                         single_voter_manipulation)
+from mechjax.voting.nets import Ballots, VotingNet, as_rule, ballots_from_rankings
+from mechjax.voting.preflib import PreflibElection, from_rankings, read_preflib, write_preflib
+from mechjax.voting.problem import VotingBatch, VotingProblem
+from mechjax.voting.profiles import (CULTURES, CultureConfig, Profile, borda_utilities,
+                                     check_rankings, dirichlet, euclidean, impartial_culture,
+                                     mallows, margins, pairwise_support, plackett_luce,
+                                     single_peaked, urn, variable_size_profiles)
+from mechjax.voting.rules import (RULES, borda, condorcet, copeland, get_rule, instant_runoff,
+                                  instant_runoff_put, instant_runoff_tb, kemeny, lowest_index,
+                                  maximin, plurality, random_winner, ranked_pairs,
+                                  ranked_pairs_tb, schulze, uniform_lottery)
+
+__all__ = [
+    "axioms", "losses", "manipulation", "nets", "preflib", "problem", "profiles", "rules",
+    "LossWeights", "Ballots", "VotingNet", "as_rule", "ballots_from_rankings", "VotingBatch",
+    "VotingProblem", "variable_size_profiles",
+    "AXIOMS", "AxiomResult", "audit",
+    "ManipulationResult", "coalition_manipulation", "single_voter_manipulation",
+    "PreflibElection", "from_rankings", "read_preflib", "write_preflib",
+    "CULTURES", "CultureConfig", "Profile", "borda_utilities", "check_rankings", "dirichlet",
+    "euclidean", "impartial_culture", "mallows", "margins", "pairwise_support", "plackett_luce",
+    "single_peaked", "urn",
+    "RULES", "borda", "condorcet", "copeland", "get_rule", "instant_runoff", "instant_runoff_put",
+    "instant_runoff_tb", "kemeny", "lowest_index", "maximin", "plurality", "random_winner",
+    "ranked_pairs", "ranked_pairs_tb", "schulze", "uniform_lottery",
+]

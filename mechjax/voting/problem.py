@@ -1,0 +1,221 @@
+"""The voting problem: elections to decide, an objective mixing mimicry, welfare and axioms, and
+(optionally) per-voter manipulation regret against relaxed ballots.
+
+A batch is a ``VotingBatch`` of padded profiles (``max_voters`` x ``max_candidates``; with
+``variable_sizes`` each profile draws ``n ~ U{1..max_voters}`` and ``m ~ U{2..max_candidates}``)
+plus everything the objective needs, precomputed once per batch by the classical rules (target
+winners, Condorcet winner, dominated candidates) and the random permutations / abstainers of the
+axiom losses. A mechanism is an NNX module mapping ``Ballots`` to winner probabilities
+(``nets.VotingNet``).
+
+Manipulation: the report space of a voter is the set of relaxed ballots (doubly-stochastic
+candidate x position matrices; a real ballot is a permutation matrix). ``deviation_utility`` is
+what ``core.adversary.Adversary`` ascends, ``project`` is a Sinkhorn normalisation, and the
+violations are each voter's regret, i.e. the best expected-utility gain from misreporting.
+Training-time regret against relaxed ballots is not a result: evaluate with the exhaustive
+search over all m! real ballots (``manipulation.single_voter_manipulation`` on ``nets.as_rule``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Bool, Float, Int
+
+from mechjax.core.types import Terms
+from mechjax.errors import ConfigError
+from mechjax.voting import losses
+from mechjax.voting.nets import Ballots, ballots_from_rankings
+from mechjax.voting.profiles import CultureConfig, borda_utilities, pairwise_support
+from mechjax.voting.rules import RULES, condorcet
+
+
+class VotingBatch(NamedTuple):
+    """One batch of elections with everything the objective needs (all batch-first)."""
+
+    ballots: Ballots
+    rankings: Int[Array, "b n m"]
+    utilities: Float[Array, "b n m"]
+    target: Bool[Array, "b m"]  # classical rule's winners (all False without a target)
+    condorcet: Bool[Array, "b m"]
+    dominated: Bool[Array, "b m"]
+    voter_perm: Int[Array, "b n"]
+    candidate_perm: Int[Array, "b m"]  # candidate c is renamed candidate_perm[c]
+    abstainer: Int[Array, "b"]
+
+
+def _rename(ballots: Ballots, sigma) -> Ballots:
+    """Candidate c becomes sigma[c] (rows of ``ranks`` and the mask move accordingly)."""
+    inverse = jnp.argsort(sigma, axis=-1)
+    ranks = jnp.take_along_axis(ballots.ranks, inverse[:, None, :, None], axis=2)
+    return Ballots(ranks, ballots.weights, jnp.take_along_axis(ballots.candidate_mask, inverse, axis=-1))
+
+
+def sinkhorn(x, allowed, iterations: int):
+    """Approximately doubly-stochastic matrices from non-negative ``x`` on the ``allowed`` entries."""
+    x = (jnp.maximum(x, 0.0) + 1e-6) * allowed
+
+    def step(_, x):  # a loop, not unrolled: keeps the adversary's compiled graph small
+        x = x / jnp.maximum(x.sum(-1, keepdims=True), 1e-12)
+        return x / jnp.maximum(x.sum(-2, keepdims=True), 1e-12)
+
+    return jax.lax.fori_loop(0, iterations, step, x)
+
+
+@dataclass(frozen=True)
+class VotingProblem:
+    """Learning a voting rule.
+
+    Attributes:
+        culture: the sampling culture (its sizes are the maxima).
+        loss: weights of the objective terms.
+        target: classical rule to mimic (a key of ``rules.RULES``), required when
+            ``loss.mimicry > 0``.
+        variable_sizes: draw n and m per profile (padding) instead of using the maxima.
+        manipulation: report per-voter regret against the inner solver's relaxed ballots.
+        sinkhorn_iterations: iterations of the relaxed-ballot projection.
+    """
+
+    culture: CultureConfig = field(default_factory=CultureConfig)
+    loss: losses.LossWeights = field(default_factory=losses.LossWeights)
+    target: Optional[str] = "borda"
+    variable_sizes: bool = False
+    manipulation: bool = False
+    sinkhorn_iterations: int = 30
+
+    def __post_init__(self):
+        if self.target is not None and self.target not in RULES:
+            raise ConfigError(f"problem.target must be one of {sorted(RULES)} or null, got {self.target!r}")
+        if self.loss.mimicry > 0 and self.target is None:
+            raise ConfigError("problem.target is required when problem.loss.mimicry > 0")
+        if self.culture.num_candidates < 2:
+            raise ConfigError("problem.culture.num_candidates must be >= 2 to learn a rule")
+        if self.sinkhorn_iterations < 1:
+            raise ConfigError(f"problem.sinkhorn_iterations must be >= 1, got {self.sinkhorn_iterations}")
+
+    @property
+    def num_agents(self) -> int:
+        return self.culture.num_voters
+
+    @property
+    def num_candidates(self) -> int:
+        return self.culture.num_candidates
+
+    # ------------------------------------------------------------------ sampling
+
+    def sample(self, key, batch_size: int) -> VotingBatch:
+        n, m = self.culture.num_voters, self.culture.num_candidates
+        k_prof, k_n, k_m, k_perm, k_sigma, k_abs = jax.random.split(key, 6)
+        profile = self.culture.sample(k_prof, batch_size)
+        rankings = profile.rankings
+        utilities = profile.utilities
+        if self.variable_sizes:
+            real_n = jax.random.randint(k_n, (batch_size, 1), 1, n + 1)
+            real_m = jax.random.randint(k_m, (batch_size, 1, 1), 2, m + 1)
+            # restrict each ballot to the first m candidates; the rest go below in index order
+            place = jnp.where(rankings < real_m, jnp.arange(m), m + rankings)
+            rankings = jnp.take_along_axis(rankings, jnp.argsort(place, axis=-1), -1)
+            weights = (jnp.arange(n) < real_n).astype(jnp.int32)
+            mask = jnp.arange(m) < real_m[:, 0]
+        else:
+            weights = jnp.ones((batch_size, n), jnp.int32)
+            mask = jnp.ones((batch_size, m), bool)
+        if utilities is None:  # ordinal cultures: Borda utilities of the (padded) rankings
+            utilities = borda_utilities(rankings)
+        # padding candidates never win; zero utility keeps every welfare term finite
+        utilities = jnp.where(mask[:, None], utilities, 0.0)
+        target = (RULES[self.target](rankings, weights) if self.target is not None
+                  else jnp.zeros((batch_size, m), bool))
+        support = pairwise_support(rankings, weights)
+        dominated = (support == weights.sum(-1)[:, None, None]).any(-2) & mask
+        return VotingBatch(
+            ballots=ballots_from_rankings(rankings, weights, mask),
+            rankings=rankings, utilities=utilities.astype(jnp.float32), target=target,
+            condorcet=condorcet(rankings, weights) & mask, dominated=dominated,
+            voter_perm=jnp.argsort(jax.random.uniform(k_perm, (batch_size, n)), axis=-1),
+            candidate_perm=jnp.argsort(jax.random.uniform(k_sigma, (batch_size, m)), axis=-1),
+            abstainer=jax.random.categorical(k_abs, jnp.where(weights > 0, 0.0, -jnp.inf)),
+        )
+
+    # ------------------------------------------------------------------ objective
+
+    def loss_terms(self, outcome_fn, batch: VotingBatch, solution) -> Terms:
+        probs = outcome_fn(batch.ballots)
+        ballots, w = batch.ballots, batch.ballots.weights
+        weights = self.loss.active()
+        values = {}
+        if "mimicry" in weights:
+            values["mimicry"] = losses.mimicry(probs, batch.target)
+        for name in ("utilitarian", "egalitarian", "nash"):
+            if name in weights:  # welfare is maximised: its loss is the negative
+                values[name] = -getattr(losses, name)(probs, batch.utilities, w)
+        if "condorcet" in weights:
+            values["condorcet"] = losses.condorcet(probs, batch.condorcet)
+        if "pareto" in weights:
+            values["pareto"] = losses.pareto(probs, batch.dominated)
+        if "anonymity" in weights:
+            perm = batch.voter_perm
+            permuted = Ballots(jnp.take_along_axis(ballots.ranks, perm[:, :, None, None], 1),
+                               jnp.take_along_axis(w, perm, 1), ballots.candidate_mask)
+            values["anonymity"] = losses.anonymity(probs, outcome_fn(permuted))
+        if "neutrality" in weights:
+            values["neutrality"] = losses.neutrality(probs, outcome_fn(_rename(ballots, batch.candidate_perm)),
+                                                     batch.candidate_perm)
+        if "participation" in weights:
+            leave = jax.nn.one_hot(batch.abstainer, w.shape[1]) * (w.sum(-1, keepdims=True) >= 2)
+            without = outcome_fn(Ballots(ballots.ranks, w - leave, ballots.candidate_mask))
+            u = jnp.take_along_axis(batch.utilities, batch.abstainer[:, None, None], 1)[:, 0]
+            values["participation"] = losses.participation(probs, without, u)
+        objective = sum(weights[k] * jnp.mean(v) for k, v in values.items())
+        metrics = {f"loss_{k}": jnp.mean(v) for k, v in values.items()}
+        if self.target is not None:  # the most likely candidate is one of the target's winners
+            top = jax.nn.one_hot(jnp.argmax(probs, -1), probs.shape[-1], dtype=bool)
+            metrics["accuracy"] = jnp.mean((top & batch.target).any(-1))
+        metrics["utilitarian_welfare"] = jnp.mean(losses.utilitarian(probs, batch.utilities, w))
+        if self.manipulation and solution is not None:
+            regret = self.regret(outcome_fn, batch, solution, probs)
+            violations = regret.mean(0)
+            metrics["regret"] = jnp.mean(violations)
+        else:
+            violations = jnp.zeros(self.num_agents)
+        return Terms(objective=objective, violations=violations, metrics=metrics)
+
+    # ------------------------------------------------------------------ manipulation (adversary API)
+
+    def _allowed(self, batch: VotingBatch):
+        """Real candidates on real positions, padding candidates on padding positions: [b, 1, m, m]."""
+        mask = batch.ballots.candidate_mask
+        real_m = mask.sum(-1)[:, None]
+        real_position = jnp.arange(self.num_candidates)[None] < real_m
+        return (mask[:, :, None] == real_position[:, None, :])[:, None].astype(jnp.float32)
+
+    def project(self, reports, batch: Optional[VotingBatch] = None):
+        """Sinkhorn normalisation onto (approximately) doubly-stochastic relaxed ballots."""
+        allowed = 1.0 if batch is None else self._allowed(batch)[None]
+        return sinkhorn(reports, allowed, self.sinkhorn_iterations)
+
+    def random_reports(self, key, batch: VotingBatch, restarts: int) -> Float[Array, "r b n m m"]:
+        b, n, m, _ = batch.ballots.ranks.shape
+        noise = jax.random.uniform(key, (restarts, b, n, m, m))
+        return sinkhorn(noise, self._allowed(batch)[None], self.sinkhorn_iterations)
+
+    def deviation_utility(self, outcome_fn, batch: VotingBatch, misreports) -> Float[Array, "r b n"]:
+        """Expected utility of voter i when she alone reports the relaxed ballot ``misreports[r, b, i]``."""
+        r, b, n, m, _ = misreports.shape
+        misreports = sinkhorn(misreports, self._allowed(batch)[None], self.sinkhorn_iterations)
+        eye = jnp.eye(n)[None, None, :, :, None, None]  # [1, 1, deviator, voter, 1, 1]
+        ranks = batch.ballots.ranks[None, :, None] * (1 - eye) + misreports[:, :, :, None] * eye
+        tile = lambda x: jnp.broadcast_to(x[None, :, None], (r, b, n) + x.shape[1:]).reshape((r * b * n,) + x.shape[1:])
+        probs = outcome_fn(Ballots(ranks.reshape(r * b * n, n, m, m), tile(batch.ballots.weights),
+                                   tile(batch.ballots.candidate_mask))).reshape(r, b, n, m)
+        return jnp.einsum("rbim,bim->rbi", probs, batch.utilities)
+
+    def regret(self, outcome_fn, batch: VotingBatch, misreports, probs=None) -> Float[Array, "b n"]:
+        """Best gain of each real voter over the given relaxed misreports (>= 0)."""
+        probs = outcome_fn(batch.ballots) if probs is None else probs
+        truthful = jnp.einsum("bm,bnm->bn", probs, batch.utilities)
+        best = self.deviation_utility(outcome_fn, batch, misreports).max(0)
+        return jax.nn.relu(best - truthful) * (batch.ballots.weights > 0)
