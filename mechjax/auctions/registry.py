@@ -9,7 +9,10 @@ import flax.nnx as nnx
 
 from mechjax import registry
 from mechjax.auctions.evaluate import AttackConfig, evaluate_auction
+from mechjax.auctions.nets.equivariant import EquivariantNet
+from mechjax.auctions.nets.regretformer import RegretFormer
 from mechjax.auctions.nets.regretnet import RegretNet
+from mechjax.auctions.nets.rochetnet import RochetNet
 from mechjax.auctions.problem import AuctionProblem
 from mechjax.auctions.valuations import DEMANDS, UniformValuations
 from mechjax.errors import ConfigError
@@ -97,6 +100,101 @@ def build_regretnet(section: dict, problem: AuctionProblem, kind: str):
     factory(nnx.Rngs(0))  # fail on bad widths/activations now, not inside jit
     return factory
 
+
+
+@dataclass(frozen=True)
+class EquivariantNetConfig:
+    """``mechanism=equivariantnet``.
+
+    Attributes:
+        name: always ``equivariantnet``.
+        channels: widths of the exchangeable layers of the allocation and payment networks.
+        activation: ``tanh``, ``relu`` or ``gelu``.
+    """
+
+    name: str = "equivariantnet"
+    channels: Sequence[int] = (64, 64, 64)
+    activation: str = "tanh"
+
+
+@registry.register(registry.MECHANISMS, "equivariantnet")
+def build_equivariantnet(section: dict, problem: AuctionProblem, kind: str):
+    _require_auction(kind, "equivariantnet")
+    cfg = registry.from_section(EquivariantNetConfig, section, "mechanism")
+    v = problem.valuations
+
+    def factory(rngs: nnx.Rngs) -> EquivariantNet:
+        return EquivariantNet(v.num_bidders, v.num_items, v.demand, tuple(cfg.channels), cfg.activation,
+                              v.low, v.high, rngs=rngs)
+
+    factory(nnx.Rngs(0))  # fail on bad widths/activations now, not inside jit
+    return factory
+
+
+@dataclass(frozen=True)
+class RegretFormerConfig:
+    """``mechanism=regretformer``.
+
+    Attributes:
+        name: always ``regretformer``.
+        dim: token width.
+        heads: attention heads (divides ``dim``).
+        blocks: attention blocks.
+        hidden: feed-forward width of each block.
+        activation: feed-forward activation.
+    """
+
+    name: str = "regretformer"
+    dim: int = 32
+    heads: int = 4
+    blocks: int = 2
+    hidden: int = 64
+    activation: str = "gelu"
+
+
+@registry.register(registry.MECHANISMS, "regretformer")
+def build_regretformer(section: dict, problem: AuctionProblem, kind: str):
+    _require_auction(kind, "regretformer")
+    cfg = registry.from_section(RegretFormerConfig, section, "mechanism")
+    v = problem.valuations
+
+    def factory(rngs: nnx.Rngs) -> RegretFormer:
+        return RegretFormer(v.num_bidders, v.num_items, v.demand, cfg.dim, cfg.heads, cfg.blocks, cfg.hidden,
+                            cfg.activation, v.low, v.high, rngs=rngs)
+
+    factory(nnx.Rngs(0))  # fail on bad sizes/activations now, not inside jit
+    return factory
+
+
+@dataclass(frozen=True)
+class RochetNetConfig:
+    """``mechanism=rochetnet`` (one bidder only; train with ``inner=none constraint=none``).
+
+    Attributes:
+        name: always ``rochetnet``.
+        menu_size: learned menu entries K (the null option comes on top).
+        temperature: softmax temperature of the training relaxation, in units of the support width.
+    """
+
+    name: str = "rochetnet"
+    menu_size: int = 1000
+    temperature: float = 0.003
+
+
+@registry.register(registry.MECHANISMS, "rochetnet")
+def build_rochetnet(section: dict, problem: AuctionProblem, kind: str):
+    _require_auction(kind, "rochetnet")
+    cfg = registry.from_section(RochetNetConfig, section, "mechanism")
+    v = problem.valuations
+    if v.num_bidders != 1:
+        raise ConfigError(f"mechanism.name=rochetnet is a menu for a single bidder: it needs "
+                          f"problem.num_bidders == 1, got {v.num_bidders}")
+
+    def factory(rngs: nnx.Rngs) -> RochetNet:
+        return RochetNet(v.num_items, v.demand, cfg.menu_size, cfg.temperature, v.low[0], v.high[0], rngs=rngs)
+
+    factory(nnx.Rngs(0))  # fail on a bad menu size/temperature now, not inside jit
+    return factory
 
 def attack_config(section: Optional[dict]) -> AttackConfig:
     return registry.from_section(AttackConfig, dict(section or {}), "attack")
