@@ -17,7 +17,6 @@ from mechjax import experiment, registry
 from mechjax.auctions.nets.equivariant import ExchangeableLayer
 from mechjax.auctions.problem import AuctionProblem, utilities
 from mechjax.auctions.registry import AuctionConfig
-from mechjax.auctions.valuations import UniformValuations
 from mechjax.errors import ConfigError
 from mechjax.testing.auctions import (assert_feasible, assert_individually_rational, assert_truthful_on_grid,
                                       grid_regret)
@@ -126,8 +125,10 @@ def test_per_item_supports_refuse_other_sizes():
 
 # ---------------------------------------------------------------- RochetNet: a menu is DSIC
 
-@pytest.mark.parametrize("preset", [dict(demand="additive"), dict(demand="unit"), dict(demand="unit", low=2.0, high=3.0),
-                                    dict(demand="additive", low=[4.0, 4.0], high=[16.0, 7.0])])
+@pytest.mark.parametrize("preset", [
+    dict(demand="additive"), dict(demand="unit"), dict(demand="unit", low=2.0, high=3.0),
+    dict(demand="additive", low=[4.0, 4.0], high=[16.0, 7.0]),
+])
 def test_rochetnet_hard_max_is_truthful_on_an_exact_grid(preset):
     problem = auction(1, 2, **preset)
     valuations = problem.valuations
