@@ -7,6 +7,7 @@ import jax
 import numpy as np
 import pytest
 
+import mechjax.auctions.registry  # noqa: F401  (registers the auction mechanisms)
 from mechjax import experiment, registry
 from mechjax.testing.auctions import assert_feasible, assert_individually_rational
 
@@ -35,3 +36,11 @@ def test_regretnet_smoke_runs_on_every_auction_preset(preset, tmp_path):
     alloc, pay = jax.jit(mechanism)(values)
     assert_feasible(values, alloc, pay, problem.valuations.demand)
     assert_individually_rational(mechanism, values)
+
+
+def test_rochetnet_trains_with_no_inner_solver(tmp_path):
+    """A DSIC-by-construction menu needs no adversary: inner=none constraint=none runs end to end."""
+    cfg = compose_config([*TINY, "problem=auction/additive_1x2", "mechanism=rochetnet", "inner=none",
+                          "constraint=none"])
+    summary = experiment.train(cfg, str(tmp_path))
+    assert np.isfinite(summary["revenue"]) and summary["regret_max"] <= 1e-5
