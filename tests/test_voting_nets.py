@@ -118,4 +118,17 @@ def test_config_errors(kwargs, field):
     with pytest.raises(ConfigError, match=field):
         V.VotingNet(M, **kwargs, rngs=nnx.Rngs(0))
     with pytest.raises(ConfigError, match="max_candidates"):
-        make("deepsets")(P.impartial_culture(jax.random.key(0), 2, 3, M + 1).rankings)
+        make("deepsets", neutral=False)(P.impartial_culture(jax.random.key(0), 2, 3, M + 1).rankings)
+
+
+@pytest.mark.parametrize("mixer", MIXERS)
+def test_neutral_net_takes_any_number_of_candidates_and_padding_is_invisible(mixer):
+    # a 3-candidate profile, alone and padded to 6 candidates (padding ranked last), same lottery
+    net = make(mixer)  # built with max_candidates=M=4: a neutral net has no per-index weights
+    small = P.impartial_culture(jax.random.key(10), B, N, 3).rankings
+    padded = jnp.concatenate([small, jnp.broadcast_to(jnp.arange(3, 6), (B, N, 3))], -1)
+    mask = jnp.broadcast_to(jnp.arange(6) < 3, (B, 6))
+    p_small = apply(net, V.ballots_from_rankings(small))
+    p_padded = apply(net, V.ballots_from_rankings(padded, None, mask))
+    assert np.allclose(p_padded[:, :3], p_small, atol=1e-5) and (p_padded[:, 3:] == 0).all()
+    assert np.isfinite(apply(net, V.ballots_from_rankings(P.impartial_culture(jax.random.key(11), 2, N, 7).rankings))).all()

@@ -64,6 +64,27 @@ def majority_fractions(ballots: Ballots) -> Float[Array, "batch candidates candi
     return jnp.einsum("bv,bvxy->bxy", w, above)
 
 
+TOP_POSITIONS, BOTTOM_POSITIONS = 3, 2
+NUM_POSITION_FEATURES = TOP_POSITIONS + BOTTOM_POSITIONS + 1
+
+
+def position_features(ranks, candidate_mask) -> Float[Array, "batch voters candidates features"]:
+    """What a ballot says of each candidate, in a form that does not depend on the number of
+    candidates: the probability of each of the first ``TOP_POSITIONS`` places and of the last
+    ``BOTTOM_POSITIONS`` real places, and the expected position scaled to [0, 1] (0 = top). All are
+    linear in ``ranks``, so relaxed ballots get expected features."""
+    m = ranks.shape[-1]
+    top = ranks[..., :TOP_POSITIONS]
+    if m < TOP_POSITIONS:
+        top = jnp.pad(top, [(0, 0)] * 3 + [(0, TOP_POSITIONS - m)])
+    real = candidate_mask.sum(-1)  # [b]
+    last = real[:, None] - 1 - jnp.arange(BOTTOM_POSITIONS)  # [b, BOTTOM]
+    bottom = jnp.einsum("bvcr,bkr->bvck", ranks, jax.nn.one_hot(last, m, dtype=ranks.dtype))
+    scale = jnp.maximum(real, 2)[:, None, None, None] - 1
+    relative = (ranks * jnp.arange(m)).sum(-1, keepdims=True) / scale
+    return jnp.concatenate([top, bottom, relative], -1)
+
+
 class MLP(nnx.Module):
     def __init__(self, sizes, *, rngs: nnx.Rngs):
         self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
@@ -137,7 +158,9 @@ class VotingNet(nnx.Module):
     """A learned (probabilistic) voting rule: ``Ballots`` or rankings -> winner probabilities.
 
     Args:
-        max_candidates: m_max; profiles with fewer candidates are padded (see ``Ballots``).
+        max_candidates: the most candidates a non-neutral net takes (it learns one embedding per
+            candidate index). A neutral net has no per-index weights and takes any number of
+            candidates, including more than it was trained on.
         dim: token width.
         depth: number of voter/candidate mixing blocks.
         mixer: ``"deepsets"`` (pooled means) or ``"attention"`` (set-transformer style).
@@ -156,7 +179,7 @@ class VotingNet(nnx.Module):
         if mixer == "attention" and dim % heads:
             raise ConfigError(f"mechanism.dim={dim} must be a multiple of mechanism.heads={heads}")
         self.max_candidates, self.neutral = max_candidates, neutral
-        self.embed = nnx.Linear(max_candidates + 1, dim, rngs=rngs)
+        self.embed = nnx.Linear(NUM_POSITION_FEATURES, dim, rngs=rngs)
         self.pair = MLP([3, dim, dim], rngs=rngs)
         self.identity = nnx.Param(jnp.zeros((max_candidates, dim))) if not neutral else None
         self.blocks = nnx.List([Block(dim, mixer, heads, rngs=rngs) for _ in range(depth)])
@@ -167,12 +190,10 @@ class VotingNet(nnx.Module):
             ballots = ballots_from_rankings(ballots)
         ranks, weights, mask = ballots
         b, n, m, _ = ranks.shape
-        if m != self.max_candidates:
-            raise ConfigError(f"ballots have {m} candidates; this net takes mechanism.max_candidates="
-                              f"{self.max_candidates} (pad smaller profiles)")
-        real = jnp.maximum(mask.sum(-1), 2)[:, None, None]
-        relative = (ranks * jnp.arange(m)).sum(-1, keepdims=True) / (real[..., None] - 1)
-        h = self.embed(jnp.concatenate([ranks, relative], -1))  # [b, n, m, d]
+        if not self.neutral and m > self.max_candidates:
+            raise ConfigError(f"ballots have {m} candidates; this non-neutral net has one embedding per "
+                              f"candidate index and takes at most mechanism.max_candidates={self.max_candidates}")
+        h = self.embed(position_features(ranks, mask))  # [b, n, m, d]
         # pairwise majority summary per candidate, pooled over real opponents
         maj = majority_fractions(ballots)
         pair_in = jnp.stack([maj, jnp.swapaxes(maj, 1, 2), maj - jnp.swapaxes(maj, 1, 2)], -1)
@@ -180,7 +201,7 @@ class VotingNet(nnx.Module):
         pair = _masked_mean(self.pair(pair_in), opponents, 2)  # [b, m, d]
         h = h + pair[:, None]
         if self.identity is not None:
-            h = h + self.identity[...][None, None]
+            h = h + self.identity[...][None, None, :m]
         for block in self.blocks:
             h = block(h, weights, mask)
         pooled = _masked_mean(h, weights[:, :, None] * jnp.ones(h.shape[:3]), 1)  # [b, m, d]
