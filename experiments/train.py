@@ -28,7 +28,11 @@ def main(cfg: DictConfig) -> float:
     run_dir = HydraConfig.get().runtime.output_dir
     summary = train(cfg, run_dir)
     print(summary_table(summary))
-    return summary.get("revenue", 0.0)
+    # the number a Hydra sweeper optimises: revenue (auctions), accuracy or welfare (voting)
+    for key in ("revenue", "accuracy", "welfare_utilitarian"):
+        if summary.get(key) is not None:
+            return summary[key]
+    return 0.0
 
 
 if __name__ == "__main__":

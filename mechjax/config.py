@@ -158,6 +158,8 @@ def build(cfg: DictConfig | dict, *, for_training: bool = True) -> Experiment:
     optim = registry.from_section(OptimConfig, _section(cfg, "optim"), "optim")
     inner_section = _section(cfg, "inner")
     inner = registry.lookup(registry.INNERS, inner_section.get("kind"), "inner.kind")(inner_section, problem)
+    if hasattr(problem, "check_inner"):  # a problem may refuse an inner solver it cannot use
+        problem.check_inner(inner_section.get("kind"))
     con_section = _section(cfg, "constraint")
     constraint = registry.lookup(registry.CONSTRAINTS, con_section.get("kind"), "constraint.kind")(con_section)
     return Experiment(kind=kind, problem=problem, mechanism=mechanism, learned=learned, inner=inner,

@@ -90,7 +90,7 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
     trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
     show = cfg.get("progress", True) if progress is None else progress
     result = loop.run(trainer, run_dir, exp.seed, progress=show)
-    summary = _evaluate_replicas(exp, trainer, result.state, attack_section)
+    summary = _evaluate_replicas(exp, trainer, result.state)
     summary.update(steps=exp.trainer.steps, wall_s=round(result.wall_s, 2), seed=exp.seed,
                    resumed_from=result.resumed_from, run_dir=os.path.abspath(run_dir),
                    num_parameters=count_parameters(loop.replica_params(result.state)))
@@ -107,20 +107,21 @@ def _training_part(cfg: dict) -> dict:
     return {k: cfg.get(k) for k in ("problem", "mechanism", "inner", "constraint", "optim", "trainer", "seed")}
 
 
-def _evaluate_replicas(exp, trainer, state, attack_section: dict) -> dict:
-    evaluator = registry.lookup(registry.EVALUATORS, exp.kind, "problem.kind")
+def _evaluate_replicas(exp, trainer, state) -> dict:
+    evaluator = registry.evaluator_for(exp.kind, exp.cfg)
     started = time.perf_counter()
     per_seed = []
     for r in range(exp.trainer.num_seeds):
         mechanism = jax.jit(trainer.outcome_fn(loop.replica_params(state, r)))
-        per_seed.append(evaluator(mechanism, exp.problem, attack_section))
+        per_seed.append(evaluator(mechanism, exp.problem))
     summary = dict(per_seed[0])
-    if len(per_seed) > 1:
-        for key in ("revenue", "regret", "ir_violation", "regret_max"):
-            if key in summary:
+    if len(per_seed) > 1:  # every top-level number becomes the mean over seeds, with the values kept
+        for key, value in per_seed[0].items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "eval_seed":
                 values = [s[key] for s in per_seed]
                 summary[key] = sum(values) / len(values)
                 summary[f"{key}_seeds"] = values
+        summary["per_seed"] = per_seed
     summary["eval_wall_s"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -189,9 +190,9 @@ def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) 
             raise ConfigError("experiments/evaluate.py needs run_dir=... for a learned mechanism "
                               f"(mechanism.name={cfg['mechanism']['name']})")
         mechanism, problem, kind, learned = exp.mechanism, exp.problem, exp.kind, False
-    evaluator = registry.lookup(registry.EVALUATORS, kind, "problem.kind")
+    evaluator = registry.evaluator_for(kind, cfg)
     started = time.perf_counter()
-    summary = evaluator(jax.jit(mechanism), problem, attack_section)
+    summary = evaluator(jax.jit(mechanism), problem)
     summary["wall_s"] = round(time.perf_counter() - started, 2)
     summary["mechanism"] = (read_config(run_dir) if run_dir else cfg)["mechanism"]["name"]
     summary["learned"] = learned

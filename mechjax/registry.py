@@ -4,7 +4,9 @@
 * ``MECHANISMS[name](section: dict, problem, kind) -> factory (rngs -> nnx.Module) | classical fn``
 * ``INNERS[kind](section: dict, problem) -> inner solver``
 * ``CONSTRAINTS[kind](section: dict) -> constraint``
-* ``EVALUATORS[kind](mechanism_fn, problem, attack_section: dict, run_cfg) -> summary dict``
+* ``EVALUATORS[kind](mechanism_fn, problem, section: dict) -> summary dict``, where ``section`` is
+  the config section named by ``EVALUATOR_SECTIONS[kind]`` (``attack`` for auctions,
+  ``voting_eval`` for voting)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ CLASSICAL: dict[str, Callable] = {}
 INNERS: dict[str, Callable] = {}
 CONSTRAINTS: dict[str, Callable] = {}
 EVALUATORS: dict[str, Callable] = {}
+EVALUATOR_SECTIONS: dict[str, str] = {}
 
 
 def register(table: dict, name: str):
@@ -27,6 +30,22 @@ def register(table: dict, name: str):
         table[name] = fn
         return fn
     return deco
+
+
+def register_evaluator(kind: str, section: str):
+    """Registers the evaluator of problem ``kind``, which reads config section ``section``."""
+    def deco(fn):
+        EVALUATORS[kind] = fn
+        EVALUATOR_SECTIONS[kind] = section
+        return fn
+    return deco
+
+
+def evaluator_for(kind: str, cfg: dict) -> Callable:
+    """``mechanism_fn, problem -> summary`` for problem ``kind``, bound to its section of ``cfg``."""
+    fn = lookup(EVALUATORS, kind, "problem.kind")
+    section = cfg.get(EVALUATOR_SECTIONS.get(kind, "attack")) or {}
+    return lambda mechanism_fn, problem: fn(mechanism_fn, problem, section)
 
 
 def lookup(table: dict, name: Any, field: str) -> Callable:

@@ -15,6 +15,14 @@ def summary_table(summary: dict, title: str = "summary") -> str:
             ("regret max", summary.get("regret_max")), ("IR violation", summary.get("ir_violation")),
             ("steps", summary.get("steps")), ("wall time [s]", summary.get("wall_s")),
             ("run directory", summary.get("run_dir"))]
+    if "welfare_utilitarian" in summary:  # a voting rule
+        axioms = summary.get("axioms") or {}
+        best = summary.get("best_classical_utilitarian") or {}
+        rows[:4] = [("accuracy vs target", summary.get("accuracy")),
+                    ("utilitarian welfare", summary.get("welfare_utilitarian")),
+                    (f"best classical ({best.get('rule')})" if best else "best classical", best.get("welfare")),
+                    *((f"{a} satisfaction", v["rate"]) for a, v in axioms.items()),
+                    ("manipulable (exhaustive)", summary.get("manipulability"))]
     attack = summary.get("attack")
     if isinstance(attack, dict):
         rows.insert(4, ("attacker", f"{attack.get('steps')} steps x {1 + attack.get('restarts', 0) + attack.get('grid_init', 0)}"

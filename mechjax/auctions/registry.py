@@ -200,7 +200,7 @@ def attack_config(section: Optional[dict]) -> AttackConfig:
     return registry.from_section(AttackConfig, dict(section or {}), "attack")
 
 
-@registry.register(registry.EVALUATORS, "auction")
+@registry.register_evaluator("auction", section="attack")
 def evaluate(mechanism_fn, problem: AuctionProblem, attack_section: Optional[dict]) -> dict:
     return evaluate_auction(mechanism_fn, problem, attack_config(attack_section))
 

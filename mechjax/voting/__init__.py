@@ -1,5 +1,7 @@
 """Voting: preference profiles, classical rules, PrefLib data, axiom audits, manipulation, and
-learned rules (``nets``, ``losses``, ``problem``) trained through ``mechjax.core.trainer``.
+learned rules (``nets``, ``losses``, ``problem``) trained through ``mechjax.core.trainer``; a trained
+rule loads with ``mechjax.voting.load(run_dir)``, and ``evaluate`` measures any rule on held-out
+profiles (mimicry, welfare, axioms, exhaustive manipulation).
 
 ``rankings`` are ``int [batch, voters, candidates]`` (each row a permutation, best first); rules
 return ``bool [batch, candidates]`` winner sets with ties kept.
@@ -13,6 +15,7 @@ from mechjax.voting.manipulation import (ManipulationResult, coalition_manipulat
 from mechjax.voting.nets import Ballots, VotingNet, as_rule, ballots_from_rankings
 from mechjax.voting.preflib import PreflibElection, from_rankings, read_preflib, write_preflib
 from mechjax.voting.problem import VotingBatch, VotingProblem
+from mechjax.voting.trained import load
 from mechjax.voting.profiles import (CULTURES, CultureConfig, Profile, borda_utilities,
                                      check_rankings, dirichlet, euclidean, impartial_culture,
                                      mallows, margins, pairwise_support, plackett_luce,
@@ -25,7 +28,7 @@ from mechjax.voting.rules import (RULES, borda, condorcet, copeland, get_rule, i
 __all__ = [
     "axioms", "losses", "manipulation", "nets", "preflib", "problem", "profiles", "rules",
     "LossWeights", "Ballots", "VotingNet", "as_rule", "ballots_from_rankings", "VotingBatch",
-    "VotingProblem", "variable_size_profiles",
+    "VotingProblem", "variable_size_profiles", "load",
     "AXIOMS", "AxiomResult", "audit",
     "ManipulationResult", "coalition_manipulation", "single_voter_manipulation",
     "PreflibElection", "from_rankings", "read_preflib", "write_preflib",

@@ -29,7 +29,7 @@ from mechjax.core.types import Terms
 from mechjax.errors import ConfigError
 from mechjax.voting import losses
 from mechjax.voting.nets import Ballots, ballots_from_rankings
-from mechjax.voting.profiles import CultureConfig, borda_utilities, pairwise_support
+from mechjax.voting.profiles import CultureConfig, pairwise_support
 from mechjax.voting.rules import RULES, condorcet
 
 
@@ -96,6 +96,14 @@ class VotingProblem:
         if self.sinkhorn_iterations < 1:
             raise ConfigError(f"problem.sinkhorn_iterations must be >= 1, got {self.sinkhorn_iterations}")
 
+    def check_inner(self, kind: str) -> None:
+        """Called by the config layer: the adversary is only meaningful with manipulation regret."""
+        if self.manipulation and kind != "adversary":
+            raise ConfigError("problem.manipulation=true needs inner=adversary (the relaxed-ballot attacker)")
+        if not self.manipulation and kind == "adversary":
+            raise ConfigError("inner=adversary has nothing to attack with problem.manipulation=false; "
+                              "use inner=none constraint=none (or set problem.manipulation=true)")
+
     @property
     def num_agents(self) -> int:
         return self.culture.num_voters
@@ -123,8 +131,10 @@ class VotingProblem:
         else:
             weights = jnp.ones((batch_size, n), jnp.int32)
             mask = jnp.ones((batch_size, m), bool)
-        if utilities is None:  # ordinal cultures: Borda utilities of the (padded) rankings
-            utilities = borda_utilities(rankings)
+        if utilities is None:  # ordinal cultures: Borda utilities (m_real - 1 - pos) / (m_real - 1)
+            real_m = mask.sum(-1)[:, None, None]
+            pos = jnp.argsort(rankings, axis=-1)
+            utilities = jnp.maximum(real_m - 1 - pos, 0) / jnp.maximum(real_m - 1, 1)
         # padding candidates never win; zero utility keeps every welfare term finite
         utilities = jnp.where(mask[:, None], utilities, 0.0)
         target = (RULES[self.target](rankings, weights) if self.target is not None

@@ -1,0 +1,97 @@
+"""Markdown for the voting results tables (``mechjax.reproduce``): one line per rule, learned or classical.
+
+Every number comes from a run's ``summary.json`` written by ``mechjax.voting.evaluate``.
+"""
+
+from __future__ import annotations
+
+from mechjax.report import markdown_table
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{100 * x:.1f}"
+
+
+def _size_key(row: dict) -> str:
+    return f"{row['voters']}x{row['candidates']}"
+
+
+def _common(row, seed, s: dict) -> dict:
+    learned = not row.evaluate_only
+    out = {"rule": row.name, "kind": "learned" if learned else "classical", "seed": seed if learned else "",
+           "steps": s.get("steps") if learned else "", "train wall [s]": s.get("wall_s") if learned else "",
+           "eval wall [s]": s.get("eval_wall_s", s.get("wall_s"))}
+    for axiom, value in (s.get("axioms") or {}).items():
+        out[axiom] = _pct(value["rate"])
+    out["manipulable [%]"] = _pct(s.get("manipulability"))
+    return out
+
+
+def _protocol(results: list) -> str:
+    s = results[0][2]
+    manipulation = s.get("manipulation") or {}
+    axioms = s.get("axioms") or {}
+    sizes = ", ".join(f"{r['voters']} voters x {r['candidates']} candidates" for r in s.get("sizes", []))
+    return "\n".join([
+        f"- held-out profiles: {s.get('eval_profiles')} drawn like the training batches, evaluation seed "
+        f"{s.get('eval_seed')} (no training key); fixed sizes: {sizes}",
+        f"- axiom audits on {next(iter(axioms.values()))['applicable'] if axioms else 0}+ profiles at the training "
+        "maxima; rates in % of applicable profiles (anonymity/neutrality/monotonicity/participation are sampled "
+        "checks, so upper bounds)",
+        f"- manipulability: share of {manipulation.get('profiles')} profiles where some voter gains by "
+        f"misreporting; attacker: {manipulation.get('attacker')} (exact, stronger than the relaxed-ballot "
+        "gradient attacker used in training); a classical rule's winner set is a uniform lottery",
+    ])
+
+
+def render_mimicry(results: list) -> str:
+    """Accuracy of learned rules against their targets, at training and larger sizes, plus audits."""
+    rows, size_cols = [], []
+    for row, seed, s in results:
+        out = _common(row, seed, s)
+        out["target"] = s.get("target")
+        out["accuracy [%]"] = _pct(s.get("accuracy"))
+        for size in s.get("sizes", []):
+            col = f"acc. {_size_key(size)} [%]"
+            if col not in size_cols:
+                size_cols.append(col)
+            out[col] = _pct(size.get("accuracy"))
+        rows.append(out)
+    axioms = [a for a in ("condorcet", "pareto", "monotonicity", "participation") if any(a in r for r in rows)]
+    columns = ["rule", "kind", "target", "seed", "accuracy [%]", *size_cols, *axioms, "manipulable [%]",
+               "steps", "train wall [s]", "eval wall [s]"]
+    return "\n".join([
+        _protocol(results),
+        "- accuracy: the rule's most likely candidate is one of the target rule's winners (ties kept)",
+        "", markdown_table(rows, columns)])
+
+
+def render_welfare(results: list) -> str:
+    """Welfare of learned and classical rules on the same held-out profiles."""
+    rows = []
+    optimum = results[0][2].get("welfare_utilitarian_optimum")
+    for row, seed, s in results:
+        out = _common(row, seed, s)
+        for name in ("utilitarian", "egalitarian", "nash"):
+            out[name] = round(s[f"welfare_{name}"], 4)
+        out["% of cardinal optimum"] = f"{100 * s['welfare_utilitarian'] / s['welfare_utilitarian_optimum']:.2f}"
+        for size in s.get("sizes", []):
+            out[f"utilitarian {_size_key(size)}"] = round(size["welfare_utilitarian"], 4)
+        rows.append(out)
+    size_cols = [k for k in rows[0] if k.startswith("utilitarian ")]
+    axioms = [a for a in ("condorcet", "pareto", "monotonicity", "participation") if any(a in r for r in rows)]
+    columns = ["rule", "kind", "seed", "utilitarian", "% of cardinal optimum", "egalitarian", "nash", *size_cols,
+               *axioms, "manipulable [%]", "steps", "train wall [s]", "eval wall [s]"]
+    best = max((r for r in rows if r["kind"] == "classical"), key=lambda r: r["utilitarian"], default=None)
+    learned = [r for r in rows if r["kind"] == "learned"]
+    lines = [
+        _protocol(results),
+        "- welfare of the outcome lottery, in expected utility per voter: utilitarian = mean, egalitarian = "
+        "worst-off voter, nash = mean log; cardinal optimum = the candidate with the highest mean utility "
+        f"(a rule that saw utilities, not rankings, could reach it): {optimum:.4f}",
+    ]
+    if best is not None and learned:
+        lines.append("- best classical rule on utilitarian welfare: "
+                     f"{best['rule']} {best['utilitarian']}; learned: "
+                     + ", ".join(f"{r['rule']} seed {r['seed']} {r['utilitarian']}" for r in learned))
+    return "\n".join([*lines, "", markdown_table(rows, columns)])
