@@ -14,10 +14,12 @@ from mechjax.core.trainer import TrainerConfig, make_train
 from mechjax.core.types import NoInner
 from mechjax.errors import ConfigError
 from mechjax.voting import losses as L
+from mechjax.voting import manipulation as M_
 from mechjax.voting import nets as V
 from mechjax.voting import rules as R
-from mechjax.voting.problem import VotingProblem
+from mechjax.voting.problem import ExhaustiveBallots, VotingProblem
 from mechjax.voting.profiles import CultureConfig
+from mechjax.voting.registry import classical_mechanism
 
 N, M = 5, 4
 
@@ -144,3 +146,39 @@ def test_adversarial_training_runs_through_the_shared_adversary():
 def test_config_errors(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         problem(**kwargs)
+
+
+@pytest.mark.parametrize("variable", [False, True])
+def test_exhaustive_ballots_give_the_exact_regret_of_the_host_search(variable):
+    """In-graph regret over all m! ballots == the host-side exhaustive search, voter by voter."""
+    prob = problem(loss=L.LossWeights(mimicry=0.0, utilitarian=1.0), target=None, manipulation=True,
+                   culture=CultureConfig("dirichlet", N, M), variable_sizes=variable)
+    batch = jax.jit(prob.sample, static_argnums=1)(jax.random.key(6), 24)
+    misreports = jax.jit(prob.all_misreports)(batch)
+    assert misreports.shape == (24, 24, N, M, M)  # 4! ballots
+    mechanism = jax.jit(classical_mechanism("borda"))
+    regret = np.asarray(jax.jit(lambda b, x: prob.regret(mechanism, b, x))(batch, misreports))
+    w, mask = np.asarray(batch.ballots.weights), np.asarray(batch.ballots.candidate_mask)
+    for b in range(24):
+        n, m = int(w[b].sum()), int(mask[b].sum())
+        rankings = np.asarray(batch.rankings)[b:b + 1, :n, :m]  # the real profile, unpadded
+        host = M_.single_voter_manipulation(R.borda, rankings, np.asarray(batch.utilities)[b:b + 1, :n, :m], atol=0)
+        assert np.allclose(regret[b, :n], np.maximum(host.gain[0], 0), atol=1e-4), b
+        assert (regret[b, n:] == 0).all()
+    assert regret.max() > 0.01  # Borda is manipulable on some of these profiles
+    # the inner solver keeps each voter's best ballot: the same regret from one misreport per voter
+    best, _ = ExhaustiveBallots(prob).solve(mechanism, batch, (), None, None)
+    assert best.shape == (1, 24, N, M, M)
+    assert np.allclose(np.asarray(prob.regret(mechanism, batch, best)), regret, atol=1e-6)
+
+
+def test_random_dictatorship_is_strategyproof_and_exhaustive_training_runs():
+    prob = problem(loss=L.LossWeights(mimicry=0.0, utilitarian=1.0), target=None, manipulation=True,
+                   culture=CultureConfig("dirichlet", N, M), variable_sizes=True)
+    batch = jax.jit(prob.sample, static_argnums=1)(jax.random.key(7), 64)
+    rd = lambda ballots: R.random_dictatorship(jnp.argsort(jnp.argmax(ballots.ranks, -1), -1), ballots.weights) \
+        * ballots.candidate_mask
+    regret = jax.jit(lambda b: prob.regret(rd, b, prob.all_misreports(b)))(batch)
+    assert np.abs(np.asarray(regret)).max() < 1e-5
+    history = _train(prob, ExhaustiveBallots(prob), AugmentedLagrangian(), 4, 2)
+    assert np.isfinite(list(history[-1].values())).all() and history[-1]["regret"] > 0

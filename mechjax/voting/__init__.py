@@ -20,9 +20,9 @@ from mechjax.voting.profiles import (CULTURES, CultureConfig, Profile, borda_uti
                                      check_rankings, dirichlet, euclidean, impartial_culture,
                                      mallows, margins, pairwise_support, plackett_luce,
                                      single_peaked, urn, variable_size_profiles)
-from mechjax.voting.rules import (RULES, borda, condorcet, copeland, get_rule, instant_runoff,
+from mechjax.voting.rules import (LOTTERIES, RULES, borda, condorcet, copeland, get_rule, instant_runoff,
                                   instant_runoff_put, instant_runoff_tb, kemeny, lowest_index,
-                                  maximin, plurality, random_winner, ranked_pairs,
+                                  maximin, plurality, random_dictatorship, random_winner, ranked_pairs,
                                   ranked_pairs_tb, schulze, uniform_lottery)
 
 __all__ = [
@@ -35,7 +35,7 @@ __all__ = [
     "CULTURES", "CultureConfig", "Profile", "borda_utilities", "check_rankings", "dirichlet",
     "euclidean", "impartial_culture", "mallows", "margins", "pairwise_support", "plackett_luce",
     "single_peaked", "urn",
-    "RULES", "borda", "condorcet", "copeland", "get_rule", "instant_runoff", "instant_runoff_put",
-    "instant_runoff_tb", "kemeny", "lowest_index", "maximin", "plurality", "random_winner",
+    "LOTTERIES", "RULES", "borda", "condorcet", "copeland", "get_rule", "instant_runoff", "instant_runoff_put",
+    "instant_runoff_tb", "kemeny", "lowest_index", "maximin", "plurality", "random_dictatorship", "random_winner",
     "ranked_pairs", "ranked_pairs_tb", "schulze", "uniform_lottery",
 ]

@@ -33,6 +33,9 @@ from mechjax.voting.profiles import CultureConfig, pairwise_support
 from mechjax.voting.rules import RULES, condorcet
 
 
+MISREPORT_SEARCHES = ("adversary", "exhaustive_ballots")
+
+
 class VotingBatch(NamedTuple):
     """One batch of elections with everything the objective needs (all batch-first)."""
 
@@ -97,12 +100,13 @@ class VotingProblem:
             raise ConfigError(f"problem.sinkhorn_iterations must be >= 1, got {self.sinkhorn_iterations}")
 
     def check_inner(self, kind: str) -> None:
-        """Called by the config layer: the adversary is only meaningful with manipulation regret."""
-        if self.manipulation and kind != "adversary":
-            raise ConfigError("problem.manipulation=true needs inner=adversary (the relaxed-ballot attacker)")
-        if not self.manipulation and kind == "adversary":
-            raise ConfigError("inner=adversary has nothing to attack with problem.manipulation=false; "
-                              "use inner=none constraint=none (or set problem.manipulation=true)")
+        """Called by the config layer: a misreport search is only meaningful with manipulation regret."""
+        if self.manipulation and kind not in MISREPORT_SEARCHES:
+            raise ConfigError(f"problem.manipulation=true needs inner=adversary (relaxed ballots, gradient) or "
+                              f"inner=exhaustive_ballots (all m! ballots), got inner.kind={kind!r}")
+        if not self.manipulation and kind in MISREPORT_SEARCHES:
+            raise ConfigError(f"inner={kind} has nothing to attack with problem.manipulation=false; "
+                              f"use inner=none constraint=none (or set problem.manipulation=true)")
 
     @property
     def num_agents(self) -> int:
@@ -223,9 +227,50 @@ class VotingProblem:
                                    tile(batch.ballots.candidate_mask))).reshape(r, b, n, m)
         return jnp.einsum("rbim,bim->rbi", probs, batch.utilities)
 
+    def all_misreports(self, batch: VotingBatch) -> Float[Array, "a b n m m"]:
+        """Every real ballot, for every voter: ``[m!, b, n, m, m]`` one-hot position matrices.
+
+        Ballot ``a`` is permutation ``a`` of the candidates restricted to the profile's real ones
+        (padding candidates stay below, in index order), so profiles with fewer candidates see
+        each of their ballots, some more than once. With these as misreports, ``regret`` is exact.
+        """
+        from mechjax.voting.manipulation import all_ballots  # host-side table of the m! permutations
+
+        b, n, m, _ = batch.ballots.ranks.shape
+        perms = jnp.asarray(all_ballots(m))  # [a, m]
+        real_m = batch.ballots.candidate_mask.sum(-1)[:, None, None]  # [b, 1, 1]
+        place = jnp.where(perms[None] < real_m, jnp.arange(m), m + perms[None])  # [b, a, m]
+        rankings = jnp.take_along_axis(jnp.broadcast_to(perms[None], place.shape), jnp.argsort(place, -1), -1)
+        ranks = ballots_from_rankings(rankings).ranks  # [b, a, m, m]
+        return jnp.broadcast_to(jnp.moveaxis(ranks, 1, 0)[:, :, None], (perms.shape[0], b, n, m, m))
+
     def regret(self, outcome_fn, batch: VotingBatch, misreports, probs=None) -> Float[Array, "b n"]:
         """Best gain of each real voter over the given relaxed misreports (>= 0)."""
         probs = outcome_fn(batch.ballots) if probs is None else probs
         truthful = jnp.einsum("bm,bnm->bn", probs, batch.utilities)
         best = self.deviation_utility(outcome_fn, batch, misreports).max(0)
         return jax.nn.relu(best - truthful) * (batch.ballots.weights > 0)
+
+
+@dataclass(frozen=True)
+class ExhaustiveBallots:
+    """Inner solver for voting: every voter tries every one of the m! real ballots (exact regret).
+
+    The search is forward-only: all ``m!`` deviations of every voter are scored without gradients
+    and each voter's best ballot is returned (``[1, b, n, m, m]``); the outer step differentiates
+    the mechanism at those best responses (the envelope argument, as for the adversary). The cost
+    is ``m!`` rule evaluations per voter and profile, so it is meant for m <= 5 (120 ballots);
+    above that use the relaxed-ballot ``Adversary``.
+    """
+
+    problem: VotingProblem
+
+    def init(self, key, data):
+        return ()
+
+    def solve(self, outcome_fn, batch, carry, key, index):
+        candidates = self.problem.all_misreports(batch)  # [a, b, n, m, m]
+        utility = jax.lax.stop_gradient(self.problem.deviation_utility(outcome_fn, batch, candidates))
+        best = jnp.argmax(utility, axis=0)  # [b, n]
+        chosen = jnp.take_along_axis(candidates, best[None, :, :, None, None], axis=0)
+        return jax.lax.stop_gradient(chosen), carry

@@ -14,9 +14,9 @@ from mechjax.errors import ConfigError
 from mechjax.voting.evaluate import VotingEvalConfig, evaluate_voting
 from mechjax.voting.losses import LossWeights
 from mechjax.voting.nets import MIXERS, Ballots, VotingNet
-from mechjax.voting.problem import VotingProblem
+from mechjax.voting.problem import ExhaustiveBallots, VotingProblem
 from mechjax.voting.profiles import CultureConfig
-from mechjax.voting.rules import RULES, lowest_index, uniform_lottery
+from mechjax.voting.rules import LOTTERIES, RULES, lowest_index, uniform_lottery
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,8 @@ class VotingRuleConfig:
 
     Attributes:
         name: always ``voting_rule``.
-        rule: a key of ``rules.RULES`` (``borda``, ``copeland``, ...).
+        rule: a key of ``rules.RULES`` (``borda``, ``copeland``, ...) or of ``rules.LOTTERIES``
+            (``random_dictatorship``).
         tie_break: ``uniform`` (the winner set as a uniform lottery) or ``lowest_index``.
     """
 
@@ -118,18 +119,20 @@ class VotingRuleConfig:
     tie_break: str = "uniform"
 
     def __post_init__(self):
-        if self.rule not in RULES:
-            raise ConfigError(f"mechanism.rule must be one of {sorted(RULES)}, got {self.rule!r}")
+        if self.rule not in RULES and self.rule not in LOTTERIES:
+            raise ConfigError(f"mechanism.rule must be one of {sorted(RULES) + sorted(LOTTERIES)}, got {self.rule!r}")
         if self.tie_break not in ("uniform", "lowest_index"):
             raise ConfigError(f"mechanism.tie_break must be uniform or lowest_index, got {self.tie_break!r}")
 
 
 def classical_mechanism(rule: str, tie_break: str = "uniform"):
     """A classical rule on ``Ballots`` (hard ballots): winner set -> lottery over real candidates."""
-    fn = RULES[rule]
+    fn = RULES.get(rule)
 
     def mechanism(ballots: Ballots, training: bool = False):
         rankings = jnp.argsort(jnp.argmax(ballots.ranks, -1), -1)
+        if fn is None:  # a lottery rule
+            return LOTTERIES[rule](rankings, ballots.weights) * ballots.candidate_mask
         winners = fn(rankings, ballots.weights.astype(jnp.int32)) & ballots.candidate_mask
         return uniform_lottery(lowest_index(winners) if tie_break == "lowest_index" else winners)
 
@@ -141,6 +144,25 @@ def build_voting_rule(section: dict, problem: VotingProblem, kind: str):
     _require_voting(kind, "voting_rule")
     cfg = registry.from_section(VotingRuleConfig, section, "mechanism")
     return classical_mechanism(cfg.rule, cfg.tie_break)
+
+
+@dataclass(frozen=True)
+class _ExhaustiveBallotsConfig:
+    kind: str = "exhaustive_ballots"
+
+
+EXHAUSTIVE_MAX_CANDIDATES = 5  # 120 ballots per voter and profile
+
+
+@registry.register(registry.INNERS, "exhaustive_ballots")
+def build_exhaustive_ballots(section: dict, problem) -> ExhaustiveBallots:
+    registry.from_section(_ExhaustiveBallotsConfig, section, "inner")
+    if not isinstance(problem, VotingProblem):
+        raise ConfigError("inner=exhaustive_ballots needs problem.kind=voting")
+    if problem.num_candidates > EXHAUSTIVE_MAX_CANDIDATES:
+        raise ConfigError(f"inner=exhaustive_ballots tries all m! ballots: it needs problem.culture.num_candidates "
+                          f"<= {EXHAUSTIVE_MAX_CANDIDATES}, got {problem.num_candidates}; use inner=adversary")
+    return ExhaustiveBallots(problem)
 
 
 @registry.register_evaluator("voting", section="voting_eval")

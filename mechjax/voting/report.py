@@ -24,6 +24,8 @@ def _common(row, seed, s: dict) -> dict:
     for axiom, value in (s.get("axioms") or {}).items():
         out[axiom] = _pct(value["rate"])
     out["manipulable [%]"] = _pct(s.get("manipulability"))
+    gain = (s.get("manipulation") or {}).get("mean_best_gain")
+    out["mean best gain"] = "" if gain is None else f"{gain:.2e}"
     return out
 
 
@@ -81,7 +83,7 @@ def render_welfare(results: list) -> str:
     size_cols = [k for k in rows[0] if k.startswith("utilitarian ")]
     axioms = [a for a in ("condorcet", "pareto", "monotonicity", "participation") if any(a in r for r in rows)]
     columns = ["rule", "kind", "seed", "utilitarian", "% of cardinal optimum", "egalitarian", "nash", *size_cols,
-               *axioms, "manipulable [%]", "steps", "train wall [s]", "eval wall [s]"]
+               *axioms, "manipulable [%]", "mean best gain", "steps", "train wall [s]", "eval wall [s]"]
     best = max((r for r in rows if r["kind"] == "classical"), key=lambda r: r["utilitarian"], default=None)
     learned = [r for r in rows if r["kind"] == "learned"]
     lines = [

@@ -348,6 +348,22 @@ def uniform_lottery(winners: Winners) -> Float[Array, "batch candidates"]:
     return w / jnp.maximum(w.sum(-1, keepdims=True), 1.0)
 
 
+def random_dictatorship(rankings, weights=None) -> Float[Array, "batch candidates"]:
+    """The lottery that elects a uniformly drawn voter's top choice (ballot counts as weights).
+
+    Anonymous, neutral and strategyproof in expected utility (a voter's ballot only moves its own
+    share, which its sincere top maximises): a classical baseline for learned strategyproof rules.
+    Returns winner probabilities, not a mask; it is in ``LOTTERIES``, not ``RULES``.
+    """
+    check_rankings(rankings, weights)
+    m = jnp.shape(rankings)[-1]
+    w = jnp.ones(jnp.shape(rankings)[:2]) if weights is None else jnp.asarray(weights, jnp.float32)
+    tops = jnp.einsum("bv,bvc->bc", w, jax.nn.one_hot(jnp.asarray(rankings)[..., 0], m))
+    return tops / jnp.maximum(w.sum(-1, keepdims=True), 1e-9)
+
+
+LOTTERIES: dict[str, Callable] = {"random_dictatorship": random_dictatorship}
+
 RULES: dict[str, Callable] = {
     "plurality": plurality, "borda": borda, "copeland": copeland, "maximin": maximin,
     "kemeny": kemeny, "instant_runoff": instant_runoff, "instant_runoff_put": instant_runoff_put,
