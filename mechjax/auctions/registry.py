@@ -87,21 +87,6 @@ def _require_auction(kind: str, name: str) -> None:
         raise ConfigError(f"mechanism.name={name} needs problem.kind=auction, got {kind!r}")
 
 
-@registry.register(registry.MECHANISMS, "regretnet")
-def build_regretnet(section: dict, problem: AuctionProblem, kind: str):
-    _require_auction(kind, "regretnet")
-    cfg = registry.from_section(RegretNetConfig, section, "mechanism")
-    v = problem.valuations
-
-    def factory(rngs: nnx.Rngs) -> RegretNet:
-        return RegretNet(v.num_bidders, v.num_items, v.demand, tuple(cfg.hidden), cfg.activation,
-                         v.low_array, v.high_array, rngs=rngs)
-
-    factory(nnx.Rngs(0))  # fail on bad widths/activations now, not inside jit
-    return factory
-
-
-
 @dataclass(frozen=True)
 class EquivariantNetConfig:
     """``mechanism=equivariantnet``.
@@ -115,20 +100,6 @@ class EquivariantNetConfig:
     name: str = "equivariantnet"
     channels: Sequence[int] = (64, 64, 64)
     activation: str = "tanh"
-
-
-@registry.register(registry.MECHANISMS, "equivariantnet")
-def build_equivariantnet(section: dict, problem: AuctionProblem, kind: str):
-    _require_auction(kind, "equivariantnet")
-    cfg = registry.from_section(EquivariantNetConfig, section, "mechanism")
-    v = problem.valuations
-
-    def factory(rngs: nnx.Rngs) -> EquivariantNet:
-        return EquivariantNet(v.num_bidders, v.num_items, v.demand, tuple(cfg.channels), cfg.activation,
-                              v.low, v.high, rngs=rngs)
-
-    factory(nnx.Rngs(0))  # fail on bad widths/activations now, not inside jit
-    return factory
 
 
 @dataclass(frozen=True)
@@ -152,20 +123,6 @@ class RegretFormerConfig:
     activation: str = "gelu"
 
 
-@registry.register(registry.MECHANISMS, "regretformer")
-def build_regretformer(section: dict, problem: AuctionProblem, kind: str):
-    _require_auction(kind, "regretformer")
-    cfg = registry.from_section(RegretFormerConfig, section, "mechanism")
-    v = problem.valuations
-
-    def factory(rngs: nnx.Rngs) -> RegretFormer:
-        return RegretFormer(v.num_bidders, v.num_items, v.demand, cfg.dim, cfg.heads, cfg.blocks, cfg.hidden,
-                            cfg.activation, v.low, v.high, rngs=rngs)
-
-    factory(nnx.Rngs(0))  # fail on bad sizes/activations now, not inside jit
-    return factory
-
-
 @dataclass(frozen=True)
 class RochetNetConfig:
     """``mechanism=rochetnet`` (one bidder only; train with ``inner=none constraint=none``).
@@ -181,20 +138,37 @@ class RochetNetConfig:
     temperature: float = 0.003
 
 
-@registry.register(registry.MECHANISMS, "rochetnet")
-def build_rochetnet(section: dict, problem: AuctionProblem, kind: str):
-    _require_auction(kind, "rochetnet")
-    cfg = registry.from_section(RochetNetConfig, section, "mechanism")
-    v = problem.valuations
+def _register_learned(name: str, config_cls, make) -> None:
+    """Registers ``mechanism=<name>``: parse the section into ``config_cls``, then
+    ``make(cfg, valuations, rngs) -> nnx.Module``; one eager build fails on bad sizes now, not in jit."""
+
+    def build(section: dict, problem: AuctionProblem, kind: str):
+        _require_auction(kind, name)
+        cfg = registry.from_section(config_cls, section, "mechanism")
+        v = problem.valuations
+        factory = lambda rngs: make(cfg, v, rngs)  # noqa: E731
+        factory(nnx.Rngs(0))
+        return factory
+
+    registry.MECHANISMS[name] = build
+
+
+def _rochetnet(cfg: RochetNetConfig, v, rngs: nnx.Rngs) -> RochetNet:
     if v.num_bidders != 1:
         raise ConfigError(f"mechanism.name=rochetnet is a menu for a single bidder: it needs "
                           f"problem.num_bidders == 1, got {v.num_bidders}")
+    return RochetNet(v.num_items, v.demand, cfg.menu_size, cfg.temperature, v.low[0], v.high[0], rngs=rngs)
 
-    def factory(rngs: nnx.Rngs) -> RochetNet:
-        return RochetNet(v.num_items, v.demand, cfg.menu_size, cfg.temperature, v.low[0], v.high[0], rngs=rngs)
 
-    factory(nnx.Rngs(0))  # fail on a bad menu size/temperature now, not inside jit
-    return factory
+_register_learned("regretnet", RegretNetConfig, lambda cfg, v, rngs: RegretNet(
+    v.num_bidders, v.num_items, v.demand, tuple(cfg.hidden), cfg.activation, v.low_array, v.high_array, rngs=rngs))
+_register_learned("equivariantnet", EquivariantNetConfig, lambda cfg, v, rngs: EquivariantNet(
+    v.num_bidders, v.num_items, v.demand, tuple(cfg.channels), cfg.activation, v.low, v.high, rngs=rngs))
+_register_learned("regretformer", RegretFormerConfig, lambda cfg, v, rngs: RegretFormer(
+    v.num_bidders, v.num_items, v.demand, cfg.dim, cfg.heads, cfg.blocks, cfg.hidden, cfg.activation,
+    v.low, v.high, rngs=rngs))
+_register_learned("rochetnet", RochetNetConfig, _rochetnet)
+
 
 def attack_config(section: Optional[dict]) -> AttackConfig:
     return registry.from_section(AttackConfig, dict(section or {}), "attack")
