@@ -96,4 +96,9 @@ def render_welfare(results: list) -> str:
         lines.append("- best classical rule on utilitarian welfare: "
                      f"{best['rule']} {best['utilitarian']}; learned: "
                      + ", ".join(f"{r['rule']} seed {r['seed']} {r['utilitarian']}" for r in learned))
-    return "\n".join([*lines, "", markdown_table(rows, columns)])
+    classical = next((s.get("welfare_classical") for row, _, s in results if not row.evaluate_only), None) or {}
+    extra = [{"rule": r, **{k: round(v, 4) for k, v in w.items()}} for r, w in
+             sorted(classical.items(), key=lambda item: -item[1]["utilitarian"])]
+    tail = ["", "Every classical rule on the same held-out profiles (uniform tie-breaking):", "",
+            markdown_table(extra, ["rule", "utilitarian", "egalitarian", "nash"])] if extra else []
+    return "\n".join([*lines, "", markdown_table(rows, columns), *tail])
