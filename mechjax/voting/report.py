@@ -37,12 +37,12 @@ def _protocol(results: list) -> str:
     return "\n".join([
         f"- held-out profiles: {s.get('eval_profiles')} drawn like the training batches, evaluation seed "
         f"{s.get('eval_seed')} (no training key); fixed sizes: {sizes}",
-        f"- axiom audits on {next(iter(axioms.values()))['applicable'] if axioms else 0}+ profiles at the training "
-        "maxima; rates in % of applicable profiles (anonymity/neutrality/monotonicity/participation are sampled "
-        "checks, so upper bounds)",
+        f"- axiom audits on {max((a['applicable'] for a in axioms.values()), default=0)} held-out profiles at the "
+        "training maxima; rates in % of the profiles where the axiom applies (anonymity/neutrality/monotonicity/"
+        "participation are sampled checks, so upper bounds)",
         f"- manipulability: share of {manipulation.get('profiles')} profiles where some voter gains by "
-        f"misreporting; attacker: {manipulation.get('attacker')} (exact, stronger than the relaxed-ballot "
-        "gradient attacker used in training); a classical rule's winner set is a uniform lottery",
+        f"misreporting by more than 1e-6 in expected utility; attacker: {manipulation.get('attacker')} (exact: "
+        "every misreport is tried); a classical rule's winner set is a uniform lottery",
     ])
 
 
