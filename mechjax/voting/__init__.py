@@ -1,7 +1,7 @@
 """Voting: preference profiles, classical rules, PrefLib data, axiom audits, manipulation, and
 learned rules (``nets``, ``losses``, ``problem``) trained through ``mechjax.core.trainer``; a trained
-rule loads with ``mechjax.voting.load(run_dir)``, and ``evaluate`` measures any rule on held-out
-profiles (mimicry, welfare, axioms, exhaustive manipulation).
+rule loads with ``mechjax.voting.load(run_dir)``, and ``evaluate_voting`` measures any rule on
+held-out profiles (mimicry, welfare, axioms, exhaustive manipulation).
 
 ``rankings`` are ``int [batch, voters, candidates]`` (each row a permutation, best first); rules
 return ``bool [batch, candidates]`` winner sets with ties kept.
@@ -9,6 +9,7 @@ return ``bool [batch, candidates]`` winner sets with ties kept.
 
 from mechjax.voting import axioms, losses, manipulation, nets, preflib, problem, profiles, rules
 from mechjax.voting.axioms import AXIOMS, AxiomResult, audit
+from mechjax.voting.evaluate import VotingEvalConfig, evaluate_voting
 from mechjax.voting.losses import LossWeights
 from mechjax.voting.manipulation import (ManipulationResult, coalition_manipulation,
                                          single_voter_manipulation)
@@ -29,7 +30,7 @@ __all__ = [
     "axioms", "losses", "manipulation", "nets", "preflib", "problem", "profiles", "rules",
     "LossWeights", "Ballots", "VotingNet", "as_rule", "ballots_from_rankings", "VotingBatch",
     "VotingProblem", "variable_size_profiles", "load",
-    "AXIOMS", "AxiomResult", "audit",
+    "AXIOMS", "AxiomResult", "audit", "VotingEvalConfig", "evaluate_voting",
     "ManipulationResult", "coalition_manipulation", "single_voter_manipulation",
     "PreflibElection", "from_rankings", "read_preflib", "write_preflib",
     "CULTURES", "CultureConfig", "Profile", "borda_utilities", "check_rankings", "dirichlet",

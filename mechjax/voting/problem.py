@@ -14,6 +14,8 @@ what ``core.adversary.Adversary`` ascends, ``project`` is a Sinkhorn normalisati
 violations are each voter's regret, i.e. the best expected-utility gain from misreporting.
 Training-time regret against relaxed ballots is not a result: evaluate with the exhaustive
 search over all m! real ballots (``manipulation.single_voter_manipulation`` on ``nets.as_rule``).
+For m <= 5 the inner solver ``ExhaustiveBallots`` replaces the relaxed search by that exact one,
+inside the jitted step (``all_misreports``): training then prices the exact regret.
 """
 
 from __future__ import annotations
