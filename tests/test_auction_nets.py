@@ -18,8 +18,8 @@ from mechjax.auctions.nets.equivariant import ExchangeableLayer
 from mechjax.auctions.problem import AuctionProblem, utilities
 from mechjax.auctions.registry import AuctionConfig
 from mechjax.errors import ConfigError
-from mechjax.testing.auctions import (assert_feasible, assert_individually_rational, assert_truthful_on_grid,
-                                      grid_regret)
+from mechjax.testing.auctions import (assert_feasible, assert_individually_rational,
+                                      assert_permutation_equivariant, assert_truthful_on_grid, grid_regret)
 
 from conftest import CONF_DIR, TINY, compose_config
 
@@ -41,20 +41,6 @@ def bids_with_corners(problem: AuctionProblem, key, batch=256):
     bids = problem.sample(key, batch)
     low, high = problem.valuations.low_array, problem.valuations.high_array
     return bids.at[0].set(low).at[1].set(high)
-
-
-def assert_permutation_equivariant(mechanism, bids, key, items_too=True, atol=1e-5):
-    """Permuting bidders (and items) of the bids permutes allocations and payments the same way."""
-    alloc, pay = mechanism(bids)
-    for trial in range(3):
-        k_bidders, k_items = jax.random.split(jax.random.fold_in(key, trial))
-        bidders = np.asarray(jax.random.permutation(k_bidders, bids.shape[1]))
-        items = np.asarray(jax.random.permutation(k_items, bids.shape[2])) if items_too else np.arange(bids.shape[2])
-        alloc_p, pay_p = mechanism(bids[:, bidders][:, :, items])
-        np.testing.assert_allclose(alloc_p, alloc[:, bidders][:, :, items], atol=atol,
-                                   err_msg=f"allocation not equivariant (bidders {bidders}, items {items})")
-        np.testing.assert_allclose(pay_p, pay[:, bidders], atol=atol,
-                                   err_msg=f"payments not equivariant (bidders {bidders}, items {items})")
 
 
 # ---------------------------------------------------------------- feasibility and IR by construction

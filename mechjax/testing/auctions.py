@@ -94,3 +94,22 @@ def revenue_and_standard_error(mechanism: Mechanism, values: Float[Array, "batch
     """Monte Carlo revenue (mean total payment) and its standard error over the batch."""
     revenue = np.asarray(mechanism(values)[1], np.float64).sum(axis=1)
     return float(revenue.mean()), float(revenue.std(ddof=1) / np.sqrt(revenue.size))
+
+
+def assert_permutation_equivariant(mechanism: Mechanism, bids: Float[Array, "batch bidders items"], key,
+                                   items_too: bool = True, atol: float = 1e-5) -> None:
+    """Permuting bidders (and items) of the bids permutes allocations and payments the same way.
+
+    Three random permutations from ``key``; ``items_too=False`` permutes bidders only (for
+    mechanisms that are equivariant over bidders but not items).
+    """
+    alloc, pay = mechanism(bids)
+    for trial in range(3):
+        k_bidders, k_items = jax.random.split(jax.random.fold_in(key, trial))
+        bidders = np.asarray(jax.random.permutation(k_bidders, bids.shape[1]))
+        items = np.asarray(jax.random.permutation(k_items, bids.shape[2])) if items_too else np.arange(bids.shape[2])
+        alloc_p, pay_p = mechanism(bids[:, bidders][:, :, items])
+        np.testing.assert_allclose(alloc_p, alloc[:, bidders][:, :, items], atol=atol,
+                                   err_msg=f"allocation not equivariant (bidders {bidders}, items {items})")
+        np.testing.assert_allclose(pay_p, pay[:, bidders], atol=atol,
+                                   err_msg=f"payments not equivariant (bidders {bidders}, items {items})")
