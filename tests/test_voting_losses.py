@@ -7,6 +7,7 @@ import pytest
 
 from mechjax.errors import ConfigError
 from mechjax.voting import losses as L
+from mechjax.voting import profiles as P
 
 KEY = jax.random.key(0)
 
@@ -71,3 +72,47 @@ def test_loss_weights_validation():
         L.LossWeights(nash=-1.0)
     with pytest.raises(ConfigError, match="at least one"):
         L.LossWeights(mimicry=0.0)
+
+
+def test_reshuffle_keeps_each_voters_pair_comparison_and_padding():
+    from mechjax.voting.problem import _reshuffle_keeping_pair
+    b, n, m = 256, 7, 5
+    rankings = P.impartial_culture(jax.random.key(11), b, n, m).rankings
+    real = jax.random.randint(jax.random.key(12), (b, 1, 1), 2, m + 1)
+    place = jnp.where(rankings < real, jnp.arange(m), m + rankings)  # padding candidates go last
+    rankings = jnp.take_along_axis(rankings, jnp.argsort(place, -1), -1)
+    mask = jnp.arange(m)[None] < real[:, 0]
+    pair, new = map(np.asarray, _reshuffle_keeping_pair(jax.random.key(13), rankings, mask))
+    old_pos, new_pos = np.argsort(np.asarray(rankings), -1), np.argsort(new, -1)
+    assert (np.sort(new, -1) == np.arange(m)).all()
+    x, y = pair[:, 0], pair[:, 1]
+    assert (x != y).all() and np.asarray(mask)[np.arange(b), x].all() and np.asarray(mask)[np.arange(b), y].all()
+    rows = np.arange(b)[:, None]
+    assert ((old_pos[rows, :, x[:, None]] < old_pos[rows, :, y[:, None]])
+            == (new_pos[rows, :, x[:, None]] < new_pos[rows, :, y[:, None]])).all()
+    assert (new_pos[~np.broadcast_to(np.asarray(mask)[:, None], new_pos.shape)]
+            >= np.asarray(real).repeat(n, 1).repeat(m, 2)[~np.broadcast_to(np.asarray(mask)[:, None], new_pos.shape)]).all()
+    # the rest really is reshuffled: most ballots change
+    assert (new != np.asarray(rankings)).any(-1).mean() > 0.5
+
+
+def test_independence_loss_is_zero_for_pairwise_majority_odds_and_positive_for_borda():
+    from mechjax.voting.problem import VotingProblem
+    from mechjax.voting.profiles import CultureConfig
+    prob = VotingProblem(culture=CultureConfig("ic", 9, 5), loss=L.LossWeights(mimicry=0.0, independence=1.0),
+                         target=None, variable_sizes=True)
+    batch = jax.jit(prob.sample, static_argnums=1)(jax.random.key(14), 512)
+    def pairwise(ballots):  # x-vs-y odds set by the x-vs-y majority alone: independent by design
+        from mechjax.voting.nets import majority_fractions
+        frac = majority_fractions(ballots)
+        logits = jnp.zeros(frac.shape[:2])
+        x, y = batch.iia_pair[:, 0], batch.iia_pair[:, 1]
+        fxy = jnp.take_along_axis(jnp.take_along_axis(frac, x[:, None, None], 1)[:, 0], y[:, None], 1)[:, 0]
+        logits = logits.at[jnp.arange(512), x].set(10 * fxy).at[jnp.arange(512), y].set(10 * (1 - fxy))
+        return jax.nn.softmax(jnp.where(ballots.candidate_mask, logits, -jnp.inf), -1)
+    zero = L.independence(pairwise(batch.ballots), pairwise(batch.iia_ballots), batch.iia_pair)
+    assert float(jnp.abs(zero).max()) < 1e-5
+    borda = lambda ballots: jax.nn.softmax(jnp.where(
+        ballots.candidate_mask, -5 * (ballots.ranks * jnp.arange(5)).sum(-1).mean(1), -jnp.inf), -1)
+    flips = L.independence(borda(batch.ballots), borda(batch.iia_ballots), batch.iia_pair)
+    assert float((flips > 0).mean()) > 0.05 and float(flips.min()) >= 0

@@ -70,13 +70,18 @@ def test_objective_of_the_target_itself(net):
 
 
 def test_equivariant_net_has_no_invariance_loss(net):
-    prob = problem(loss=L.LossWeights(mimicry=0.0, anonymity=1.0, neutrality=1.0, participation=1.0),
+    prob = problem(loss=L.LossWeights(mimicry=0.0, anonymity=1.0, neutrality=1.0, participation=1.0, independence=1.0),
                    target=None, variable_sizes=True)
     batch = jax.jit(prob.sample, static_argnums=1)(jax.random.key(2), 32)
     terms = jax.jit(lambda b: prob.loss_terms(outcome_fn_of(net), b, None))(batch)
     assert abs(float(terms.metrics["loss_anonymity"])) < 1e-5
     assert abs(float(terms.metrics["loss_neutrality"])) < 1e-5
     assert float(terms.metrics["loss_participation"]) >= 0
+    assert np.isfinite(float(terms.metrics["loss_independence"])) and float(terms.metrics["loss_independence"]) >= 0
+    # the independence fields cost nothing when the term is off, and the other fields do not move
+    plain = jax.jit(problem(loss=L.LossWeights(mimicry=0.0, anonymity=1.0), target=None, variable_sizes=True).sample,
+                    static_argnums=1)(jax.random.key(2), 32)
+    assert plain.iia_ballots is None and (np.asarray(plain.rankings) == np.asarray(batch.rankings)).all()
 
 
 def test_deviation_utility_is_exact_on_real_ballots(net):

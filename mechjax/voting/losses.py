@@ -10,8 +10,13 @@ into the training objective (``VotingProblem.loss_terms``).
 * axioms (Hornischer and Terzopoulou 2025, Sec. 4.4, adapted to lotteries): Condorcet
   (-log p of the Condorcet winner where one exists), Pareto (probability on dominated
   candidates), anonymity / neutrality (KL between the outcome and the outcome under a permutation,
-  mapped back; zero for the equivariant nets), participation (expected-utility gain of a voter from
-  abstaining, the probabilistic no-show paradox of Matone et al. 2024).
+  mapped back; zero for the equivariant nets), independence (the x-vs-y order of winning
+  probability must survive reshuffling every other candidate on every ballot), participation
+  (expected-utility gain of a voter from abstaining, the probabilistic no-show paradox of Matone
+  et al. 2024).
+
+There is no "no winner" term: its set-valued form penalises rules that may elect nobody, and a
+lottery over the real candidates (a softmax) always elects someone, so the term would be zero.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from dataclasses import dataclass, fields
 
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, Float
+from jaxtyping import Array, Bool, Float, Int
 
 from mechjax.errors import ConfigError
 
@@ -39,6 +44,7 @@ class LossWeights:
     pareto: float = 0.0
     anonymity: float = 0.0
     neutrality: float = 0.0
+    independence: float = 0.0
     participation: float = 0.0
 
     def __post_init__(self):
@@ -104,6 +110,23 @@ def anonymity(probs, probs_permuted_voters) -> Float[Array, "b"]:
 def neutrality(probs, probs_renamed, sigma) -> Float[Array, "b"]:
     """KL between the outcome and the renamed profile's outcome mapped back (``sigma[c]`` = new name of c)."""
     return kl(probs, jnp.take_along_axis(probs_renamed, sigma, axis=-1))
+
+
+def independence(probs, probs_reshuffled, pair: Int[Array, "b 2"]) -> Float[Array, "b"]:
+    """Flips of the x-vs-y order of winning probability when only the rest of the ballots change.
+
+    ``probs_reshuffled`` is the outcome of a profile in which every voter keeps her x-vs-y comparison
+    (``pair = (x, y)``) and reorders everything else. Independence of irrelevant alternatives for
+    a lottery, read ordinally: whichever of x and y is more likely must stay more likely. The loss
+    is the log-odds by which the order flips, in both directions (zero when it does not flip).
+    """
+    def log_odds(p):
+        px, py = (jnp.take_along_axis(p, pair[:, i:i + 1], -1)[:, 0] for i in (0, 1))
+        return jnp.log(px + _EPS) - jnp.log(py + _EPS)
+
+    d, d_new = log_odds(probs), log_odds(probs_reshuffled)
+    sign, sign_new = jax.lax.stop_gradient(jnp.sign(d)), jax.lax.stop_gradient(jnp.sign(d_new))
+    return jax.nn.relu(-sign * d_new) + jax.nn.relu(-sign_new * d)
 
 
 def participation(probs, probs_without, abstainer_utilities: Float[Array, "b m"]) -> Float[Array, "b"]:

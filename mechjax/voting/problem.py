@@ -50,6 +50,10 @@ class VotingBatch(NamedTuple):
     voter_perm: Int[Array, "b n"]
     candidate_perm: Int[Array, "b m"]  # candidate c is renamed candidate_perm[c]
     abstainer: Int[Array, "b"]
+    # independence loss only (None otherwise): a pair (x, y) of real candidates and a profile that
+    # keeps every voter's x-vs-y comparison but reshuffles everything else
+    iia_pair: Optional[Int[Array, "b 2"]] = None
+    iia_ballots: Optional[Ballots] = None
 
 
 def _rename(ballots: Ballots, sigma) -> Ballots:
@@ -57,6 +61,23 @@ def _rename(ballots: Ballots, sigma) -> Ballots:
     inverse = jnp.argsort(sigma, axis=-1)
     ranks = jnp.take_along_axis(ballots.ranks, inverse[:, None, :, None], axis=2)
     return Ballots(ranks, ballots.weights, jnp.take_along_axis(ballots.candidate_mask, inverse, axis=-1))
+
+
+def _reshuffle_keeping_pair(key, rankings, mask):
+    """``(pair [b, 2], rankings')``: a random pair of real candidates per profile, and rankings in
+    which every voter orders the real candidates at random except that x and y keep their order."""
+    b, n, m = rankings.shape
+    k_pair, k_perm = jax.random.split(key)
+    pair = jax.lax.top_k(jnp.where(mask, jax.random.uniform(k_pair, (b, m)), -1.0), 2)[1]  # [b, 2]
+    noise = jnp.where(mask[:, None], jax.random.uniform(k_perm, (b, n, m)), 2.0 + jnp.arange(m))
+    new_pos = jnp.argsort(jnp.argsort(noise, -1), -1)  # padding keeps the bottom places, in index order
+    old_pos = jnp.argsort(rankings, -1)
+    x, y = pair[:, None, 0:1], pair[:, None, 1:2]  # [b, 1, 1]
+    take = lambda pos, c: jnp.take_along_axis(pos, jnp.broadcast_to(c, (b, n, 1)), -1)  # noqa: E731
+    flip = (take(old_pos, x) < take(old_pos, y)) != (take(new_pos, x) < take(new_pos, y))  # [b, n, 1]
+    cand = jnp.arange(m)
+    swapped = jnp.where(cand == x, take(new_pos, y), jnp.where(cand == y, take(new_pos, x), new_pos))
+    return pair, jnp.argsort(jnp.where(flip, swapped, new_pos), -1)
 
 
 def sinkhorn(x, allowed, iterations: int):
@@ -147,7 +168,12 @@ class VotingProblem:
                   else jnp.zeros((batch_size, m), bool))
         support = pairwise_support(rankings, weights)
         dominated = (support == weights.sum(-1)[:, None, None]).any(-2) & mask
+        iia_pair = iia_ballots = None
+        if self.loss.independence > 0:  # its own key stream: other fields stay as without it
+            iia_pair, iia_rankings = _reshuffle_keeping_pair(jax.random.fold_in(key, 7), rankings, mask)
+            iia_ballots = ballots_from_rankings(iia_rankings, weights, mask)
         return VotingBatch(
+            iia_pair=iia_pair, iia_ballots=iia_ballots,
             ballots=ballots_from_rankings(rankings, weights, mask),
             rankings=rankings, utilities=utilities.astype(jnp.float32), target=target,
             condorcet=condorcet(rankings, weights) & mask, dominated=dominated,
@@ -180,6 +206,8 @@ class VotingProblem:
         if "neutrality" in weights:
             values["neutrality"] = losses.neutrality(probs, outcome_fn(_rename(ballots, batch.candidate_perm)),
                                                      batch.candidate_perm)
+        if "independence" in weights:
+            values["independence"] = losses.independence(probs, outcome_fn(batch.iia_ballots), batch.iia_pair)
         if "participation" in weights:
             leave = jax.nn.one_hot(batch.abstainer, w.shape[1]) * (w.sum(-1, keepdims=True) >= 2)
             without = outcome_fn(Ballots(ballots.ranks, w - leave, ballots.candidate_mask))
