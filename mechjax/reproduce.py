@@ -89,7 +89,7 @@ TABLES = {
 
 MIMIC_TARGETS = ("plurality", "borda", "copeland", "maximin", "kemeny")
 SMALL_ELECTIONS = ("problem.culture.num_voters=7", "problem.culture.num_candidates=4", "mechanism.dim=16",
-                   "trainer.steps=2000", "trainer.batch_size=64")
+                   "trainer.steps=1500", "trainer.batch_size=32", "trainer.checkpoint_every=500")
 
 
 def _classical(name: str, preset: str, *overrides: str) -> Row:
@@ -128,8 +128,8 @@ TABLES.update({
               *(_classical(r, "voting_welfare_strategyproof") for r in ("plurality", "borda", "copeland", "maximin",
                                                                         "random_dictatorship"))),
         render=render_welfare,
-        notes="1..7 voters, 2..4 candidates, Dirichlet(1) utilities, DeepSets rules of width 16 trained 2000 steps on "
-              "batches of 64. `welfare` maximises utilitarian welfare only; `welfare_strategyproof` adds every voter's "
+        notes="1..7 voters, 2..4 candidates, Dirichlet(1) utilities, DeepSets rules of width 16 trained 1500 steps on "
+              "batches of 32. `welfare` maximises utilitarian welfare only; `welfare_strategyproof` adds every voter's "
               "exact manipulation regret (all 4! ballots tried inside the jitted step, `inner=exhaustive_ballots`) under "
               "the augmented Lagrangian. The evaluation search is the same exhaustive one on held-out profiles: it "
               "cannot be stronger than exact. A lottery rule is 'manipulable' whenever some gain exceeds 1e-6, so "
