@@ -75,6 +75,7 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
                           f"experiments/evaluate.py, there is nothing to train")
     attack_section = cfg.get("attack") or {}
     _check_attack(exp, attack_section)
+    evaluator = registry.evaluator_for(exp.kind, cfg)  # validates the evaluation settings before training
     os.makedirs(run_dir, exist_ok=True)
     config_path = os.path.join(run_dir, CONFIG_FILE)
     if os.path.exists(config_path):
@@ -90,7 +91,7 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
     trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
     show = cfg.get("progress", True) if progress is None else progress
     result = loop.run(trainer, run_dir, exp.seed, progress=show)
-    summary = _evaluate_replicas(exp, trainer, result.state)
+    summary = _evaluate_replicas(exp, trainer, result.state, evaluator)
     summary.update(steps=exp.trainer.steps, wall_s=round(result.wall_s, 2), seed=exp.seed,
                    resumed_from=result.resumed_from, run_dir=os.path.abspath(run_dir),
                    num_parameters=count_parameters(loop.replica_params(result.state)))
@@ -107,8 +108,7 @@ def _training_part(cfg: dict) -> dict:
     return {k: cfg.get(k) for k in ("problem", "mechanism", "inner", "constraint", "optim", "trainer", "seed")}
 
 
-def _evaluate_replicas(exp, trainer, state) -> dict:
-    evaluator = registry.evaluator_for(exp.kind, exp.cfg)
+def _evaluate_replicas(exp, trainer, state, evaluator) -> dict:
     started = time.perf_counter()
     per_seed = []
     for r in range(exp.trainer.num_seeds):

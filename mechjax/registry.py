@@ -32,19 +32,28 @@ def register(table: dict, name: str):
     return deco
 
 
-def register_evaluator(kind: str, section: str):
-    """Registers the evaluator of problem ``kind``, which reads config section ``section``."""
+EVALUATOR_CONFIGS: dict[str, type] = {}
+
+
+def register_evaluator(kind: str, section: str, config_cls: type):
+    """Registers the evaluator of problem ``kind``; it reads config section ``section``, a ``config_cls``."""
     def deco(fn):
         EVALUATORS[kind] = fn
         EVALUATOR_SECTIONS[kind] = section
+        EVALUATOR_CONFIGS[kind] = config_cls
         return fn
     return deco
 
 
 def evaluator_for(kind: str, cfg: dict) -> Callable:
-    """``mechanism_fn, problem -> summary`` for problem ``kind``, bound to its section of ``cfg``."""
+    """``mechanism_fn, problem -> summary`` for problem ``kind``, bound to its section of ``cfg``.
+
+    The section is validated here, so a bad evaluation setting fails before training starts.
+    """
     fn = lookup(EVALUATORS, kind, "problem.kind")
-    section = cfg.get(EVALUATOR_SECTIONS.get(kind, "attack")) or {}
+    name = EVALUATOR_SECTIONS[kind]
+    section = dict(cfg.get(name) or {})
+    from_section(EVALUATOR_CONFIGS[kind], section, name)
     return lambda mechanism_fn, problem: fn(mechanism_fn, problem, section)
 
 

@@ -117,3 +117,10 @@ def test_load_refuses_a_run_that_is_not_a_voting_rule(tmp_path):
     experiment.train(compose_config([*TINY, "trainer.steps=10"]), str(tmp_path))
     with pytest.raises(ConfigError, match="not a voting rule"):
         mv.load(str(tmp_path))
+
+
+def test_bad_evaluation_setting_fails_before_training(tmp_path):
+    cfg = compose_config(["+experiment=voting_mimic", *TINY_VOTING, "+voting_eval.colour=1"])
+    with pytest.raises(ConfigError, match="voting_eval.colour"):
+        experiment.train(cfg, str(tmp_path))
+    assert not os.path.exists(tmp_path / "checkpoints")

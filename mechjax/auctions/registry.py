@@ -174,7 +174,7 @@ def attack_config(section: Optional[dict]) -> AttackConfig:
     return registry.from_section(AttackConfig, dict(section or {}), "attack")
 
 
-@registry.register_evaluator("auction", section="attack")
+@registry.register_evaluator("auction", section="attack", config_cls=AttackConfig)
 def evaluate(mechanism_fn, problem: AuctionProblem, attack_section: Optional[dict]) -> dict:
     return evaluate_auction(mechanism_fn, problem, attack_config(attack_section))
 

@@ -165,6 +165,6 @@ def build_exhaustive_ballots(section: dict, problem) -> ExhaustiveBallots:
     return ExhaustiveBallots(problem)
 
 
-@registry.register_evaluator("voting", section="voting_eval")
+@registry.register_evaluator("voting", section="voting_eval", config_cls=VotingEvalConfig)
 def evaluate(mechanism_fn, problem: VotingProblem, section: Optional[dict]) -> dict:
     return evaluate_voting(mechanism_fn, problem, registry.from_section(VotingEvalConfig, dict(section or {}), "voting_eval"))
