@@ -107,7 +107,15 @@ TABLES.update({
               "(padded), cross-entropy to the target's winner set read as a uniform lottery; DeepSets rule "
               "(`mechanism=voting_net`), anonymous and neutral by construction. The 60-voter and 6- and "
               "7-candidate columns are sizes never seen in training. Classical rows evaluate the target rule itself "
-              "with the same evaluator, so audits and manipulability sit side by side with its learned mimic.",
+              "with the same evaluator, so audits and manipulability sit side by side with its learned mimic.\n\n"
+              "Reading: every mimic picks one of its target's winners on all held-out profiles at the training "
+              "sizes (accuracy 100.0%); off-size accuracy is lowest for maximin at 60 voters and Kemeny at 7 "
+              "candidates. Where the target ties, the mimic's lottery over the tied winners is not uniform. The "
+              "set-valued audits read a lottery by its modes, so a mimic that leans to one tied winner meets "
+              "Condorcet more often than its target's full tied set; the lottery checks (participation, "
+              "manipulability) count any expected-utility gain above 1e-6, so a slight lean can fail them where "
+              "the uniform lottery does not. The size of the best manipulation (mean best gain) is what to "
+              "compare: each mimic's is within 0.02 of its target's.",
     ),
     "voting_welfare": Table(
         title="A learned welfare-maximising voting rule against classical rules (issue: learned voting rules)",

@@ -16,6 +16,11 @@ def _size_key(row: dict) -> str:
     return f"{row['voters']}x{row['candidates']}"
 
 
+def _non_empty(rows: list, columns: list) -> list:
+    """The columns some row has a value for (an axiom that never applied leaves an empty column)."""
+    return [c for c in columns if any(r.get(c) not in (None, "") for r in rows)]
+
+
 def _common(row, seed, s: dict) -> dict:
     learned = not row.evaluate_only
     out = {"rule": row.name, "kind": "learned" if learned else "classical", "seed": seed if learned else "",
@@ -60,8 +65,8 @@ def render_mimicry(results: list) -> str:
             out[col] = _pct(size.get("accuracy"))
         rows.append(out)
     axioms = [a for a in ("condorcet", "pareto", "monotonicity", "participation") if any(a in r for r in rows)]
-    columns = ["rule", "kind", "target", "seed", "accuracy [%]", *size_cols, *axioms, "manipulable [%]",
-               "steps", "train wall [s]", "eval wall [s]"]
+    columns = _non_empty(rows, ["rule", "kind", "target", "seed", "accuracy [%]", *size_cols, *axioms,
+                                "manipulable [%]", "mean best gain", "steps", "train wall [s]", "eval wall [s]"])
     return "\n".join([
         _protocol(results),
         "- accuracy: the rule's most likely candidate is one of the target rule's winners (ties kept)",
@@ -82,8 +87,9 @@ def render_welfare(results: list) -> str:
         rows.append(out)
     size_cols = [k for k in rows[0] if k.startswith("utilitarian ")]
     axioms = [a for a in ("condorcet", "pareto", "monotonicity", "participation") if any(a in r for r in rows)]
-    columns = ["rule", "kind", "seed", "utilitarian", "% of cardinal optimum", "egalitarian", "nash", *size_cols,
-               *axioms, "manipulable [%]", "mean best gain", "steps", "train wall [s]", "eval wall [s]"]
+    columns = _non_empty(rows, ["rule", "kind", "seed", "utilitarian", "% of cardinal optimum", "egalitarian", "nash",
+                                *size_cols, *axioms, "manipulable [%]", "mean best gain", "steps", "train wall [s]",
+                                "eval wall [s]"])
     best = max((r for r in rows if r["kind"] == "classical"), key=lambda r: r["utilitarian"], default=None)
     learned = [r for r in rows if r["kind"] == "learned"]
     lines = [
