@@ -92,7 +92,8 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
     show = cfg.get("progress", True) if progress is None else progress
     result = loop.run(trainer, run_dir, exp.seed, progress=show)
     summary = _evaluate_replicas(exp, trainer, result.state, evaluator)
-    summary.update(steps=exp.trainer.steps, wall_s=round(result.wall_s, 2), seed=exp.seed,
+    from mechjax.reproduce import git_commit
+    summary.update(steps=exp.trainer.steps, wall_s=round(result.wall_s, 2), seed=exp.seed, commit=git_commit(),
                    resumed_from=result.resumed_from, run_dir=os.path.abspath(run_dir),
                    num_parameters=count_parameters(loop.replica_params(result.state)))
     _write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
@@ -194,6 +195,8 @@ def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) 
     started = time.perf_counter()
     summary = evaluator(jax.jit(mechanism), problem)
     summary["wall_s"] = round(time.perf_counter() - started, 2)
+    from mechjax.reproduce import git_commit
+    summary["commit"] = git_commit()
     summary["mechanism"] = (read_config(run_dir) if run_dir else cfg)["mechanism"]["name"]
     summary["learned"] = learned
     if run_dir:
