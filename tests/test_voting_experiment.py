@@ -106,6 +106,8 @@ def test_config_errors_name_the_field(overrides, match):
     (dict(axioms=["beauty"]), "voting_eval.axioms"),
     (dict(welfare_rules=["dictator"]), "voting_eval.welfare_rules"),
     (dict(profiles=0), "voting_eval.profiles"),
+    (dict(relaxed_search={"steps": -1}), "relaxed_search.steps"),
+    (dict(relaxed_search={"colour": 1}), "voting_eval.relaxed_search"),
 ])
 def test_eval_config_errors(section, match):
     with pytest.raises(ConfigError, match=match):
@@ -124,3 +126,17 @@ def test_bad_evaluation_setting_fails_before_training(tmp_path):
     with pytest.raises(ConfigError, match="voting_eval.colour"):
         experiment.train(cfg, str(tmp_path))
     assert not os.path.exists(tmp_path / "checkpoints")
+
+
+def test_above_the_exhaustive_limit_the_evaluator_uses_the_relaxed_search():
+    import flax.nnx as nnx
+    from mechjax.voting.problem import VotingProblem
+    from mechjax.voting.profiles import CultureConfig
+    problem = VotingProblem(culture=CultureConfig("ic", 5, 7), target="borda")
+    graphdef, state = nnx.split(mv.VotingNet(7, dim=8, depth=1, rngs=nnx.Rngs(0)))
+    mechanism = jax.jit(lambda ballots: nnx.merge(graphdef, state)(ballots))
+    summary = evaluate_voting(mechanism, problem, VotingEvalConfig(
+        profiles=32, sizes=[[5, 7]], welfare_rules=["borda"], audit_profiles=0, manipulation_profiles=4,
+        chunk_size=256, relaxed_search={"steps": 5, "restarts": 2, "local_rounds": 1, "temperature": [1.0, 0.1]}))
+    assert summary["manipulation"]["attacker"].startswith("relaxed-ballot search")
+    assert 0 <= summary["manipulability"] <= 1 and summary["manipulation"]["mean_best_gain"] >= 0

@@ -7,7 +7,8 @@ held-out profiles (mimicry, welfare, axioms, exhaustive manipulation).
 return ``bool [batch, candidates]`` winner sets with ties kept.
 """
 
-from mechjax.voting import axioms, losses, manipulation, nets, preflib, problem, profiles, rules
+from mechjax.voting import (axioms, losses, manipulation, nets, preflib, problem, profiles, relaxed_search,
+                           rules)
 from mechjax.voting.axioms import AXIOMS, AxiomResult, audit
 from mechjax.voting.evaluate import VotingEvalConfig, evaluate_voting
 from mechjax.voting.losses import LossWeights
@@ -16,6 +17,7 @@ from mechjax.voting.manipulation import (ManipulationResult, coalition_manipulat
 from mechjax.voting.nets import Ballots, VotingNet, as_rule, ballots_from_rankings
 from mechjax.voting.preflib import PreflibElection, from_rankings, read_preflib, write_preflib
 from mechjax.voting.problem import VotingBatch, VotingProblem
+from mechjax.voting.relaxed_search import RelaxedSearch, deviation_gains, relaxed_manipulation
 from mechjax.voting.trained import load
 from mechjax.voting.profiles import (CULTURES, CultureConfig, Profile, borda_utilities,
                                      check_rankings, dirichlet, euclidean, impartial_culture,
@@ -27,7 +29,8 @@ from mechjax.voting.rules import (LOTTERIES, RULES, borda, condorcet, copeland, 
                                   ranked_pairs_tb, schulze, uniform_lottery)
 
 __all__ = [
-    "axioms", "losses", "manipulation", "nets", "preflib", "problem", "profiles", "rules",
+    "axioms", "losses", "manipulation", "nets", "preflib", "problem", "profiles", "relaxed_search", "rules",
+    "RelaxedSearch", "deviation_gains", "relaxed_manipulation",
     "LossWeights", "Ballots", "VotingNet", "as_rule", "ballots_from_rankings", "VotingBatch",
     "VotingProblem", "variable_size_profiles", "load",
     "AXIOMS", "AxiomResult", "audit", "VotingEvalConfig", "evaluate_voting",

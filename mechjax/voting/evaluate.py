@@ -10,9 +10,11 @@ One call measures what a researcher reports for a rule:
   the utilities (not just the rankings) could reach;
 * **axioms**: satisfaction rates from ``axioms.audit`` (satisfied / applicable);
 * **manipulability**: the fraction of profiles in which some voter gains by misreporting, found by
-  exhaustive search over all ``m!`` ballots of every voter (``manipulation``). Relaxed-ballot
-  gradient search is the training-time attacker; it is weaker, so it never produces a reported
-  number.
+  exhaustive search over all ``m!`` ballots of every voter (``manipulation``) when
+  ``m <= manipulation.MAX_CANDIDATES``, and above that by the relaxed-ballot search
+  (``relaxed_search``: gradient ascent over relaxed ballots, rounding, local search), whose
+  every reported manipulation is a real ballot, so its rate is a lower bound. The training-time
+  relaxed adversary's gains are never reported.
 
 The rule enters as a ``Ballots -> winner probabilities`` function (what the registry's learned and
 classical voting mechanisms are). Held-out profiles come from ``seed``, a key no training run uses.
@@ -34,6 +36,7 @@ from mechjax.voting import losses
 from mechjax.voting.manipulation import MAX_CANDIDATES, single_voter_manipulation
 from mechjax.voting.nets import Ballots, ballots_from_rankings
 from mechjax.voting.profiles import CultureConfig, borda_utilities
+from mechjax.voting.relaxed_search import RelaxedSearch, relaxed_manipulation
 from mechjax.voting.rules import KEMENY_MAX_CANDIDATES, RANKED_PAIRS_MAX_CANDIDATES, RULES, uniform_lottery
 
 _LIMITS = {"kemeny": KEMENY_MAX_CANDIDATES, "ranked_pairs": RANKED_PAIRS_MAX_CANDIDATES,
@@ -54,8 +57,10 @@ class VotingEvalConfig:
         welfare_rules: classical rules whose welfare is reported next to the rule's.
         audit_profiles: profiles (training maxima) for the axiom audits; 0 skips them.
         axioms: which audits (names of ``axioms.AXIOMS``).
-        manipulation_profiles: profiles (training maxima) for the exhaustive manipulation search;
-            0 skips it (it is skipped too above ``manipulation.MAX_CANDIDATES`` candidates).
+        manipulation_profiles: profiles (training maxima) for the manipulation search (exhaustive
+            up to ``manipulation.MAX_CANDIDATES`` candidates, the relaxed-ballot search above); 0 skips it.
+        relaxed_search: settings of the relaxed-ballot search (``RelaxedSearch`` fields), or null
+            for its defaults.
         chunk_size: profiles per compiled call.
     """
 
@@ -67,6 +72,7 @@ class VotingEvalConfig:
     audit_profiles: int = 1000
     axioms: Sequence[str] = ("condorcet", "pareto", "anonymity", "neutrality", "monotonicity", "participation")
     manipulation_profiles: int = 300
+    relaxed_search: Optional[dict] = None
     chunk_size: int = 2048
 
     def __post_init__(self):
@@ -81,12 +87,20 @@ class VotingEvalConfig:
         for size in self.sizes or ():
             if (len(size) != 2 or not all(isinstance(s, int) for s in size) or size[0] < 1 or size[1] < 2):
                 raise ConfigError(f"voting_eval.sizes entries must be [voters >= 1, candidates >= 2], got {list(size)}")
+        self.search()  # bad relaxed-search settings fail here, before anything is compiled
         unknown = [r for r in self.welfare_rules if r not in RULES]
         if unknown:
             raise ConfigError(f"voting_eval.welfare_rules: unknown rules {unknown}; expected some of {sorted(RULES)}")
         unknown = [a for a in self.axioms if a not in axioms_lib.AXIOMS]
         if unknown:
             raise ConfigError(f"voting_eval.axioms: unknown axioms {unknown}; expected some of {axioms_lib.AXIOMS}")
+
+    def search(self) -> RelaxedSearch:
+        settings = {k: tuple(v) if isinstance(v, list) else v for k, v in (self.relaxed_search or {}).items()}
+        try:
+            return RelaxedSearch(**settings)
+        except TypeError as err:
+            raise ConfigError(f"voting_eval.relaxed_search: {err}") from err
 
     def eval_sizes(self, num_voters: int, num_candidates: int) -> list[tuple[int, int]]:
         if self.sizes is not None:
@@ -189,12 +203,20 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
         results = axioms_lib.audit(rule, np.asarray(profile.rankings), jax.random.fold_in(k_audit, 1), axioms=tuple(cfg.axioms), **options)
         summary["axioms"] = {a: {"rate": r.rate if r.num_applicable else None, "applicable": r.num_applicable}
                              for a, r in results.items()}
-    if cfg.manipulation_profiles and m <= MAX_CANDIDATES:
+    if cfg.manipulation_profiles:
         profile = fixed.sample(k_manip, cfg.manipulation_profiles)
         started = time.perf_counter()
-        result = single_voter_manipulation(rule, profile.rankings, profile.utilities, chunk_size=cfg.chunk_size)
+        if m <= MAX_CANDIDATES:
+            result = single_voter_manipulation(rule, profile.rankings, profile.utilities, chunk_size=cfg.chunk_size)
+            attacker = f"exhaustive: each of {n} voters x all {m}! ballots"
+        else:
+            search = cfg.search()
+            result = relaxed_manipulation(mechanism, profile.rankings, profile.utilities,
+                                          key=jax.random.fold_in(k_manip, 1), search=search)
+            attacker = (f"relaxed-ballot search, each of {n} voters (a lower bound: every reported ballot is real "
+                        f"and re-scored): {search}")
         summary["manipulability"] = result.rate
-        summary["manipulation"] = {"attacker": f"exhaustive: each of {n} voters x all {m}! ballots",
+        summary["manipulation"] = {"attacker": attacker,
                                    "profiles": cfg.manipulation_profiles,
                                    "mean_best_gain": float(np.maximum(result.gain, 0).max(-1).mean()),
                                    "wall_s": round(time.perf_counter() - started, 2)}

@@ -13,7 +13,9 @@ candidate x position matrices; a real ballot is a permutation matrix). ``deviati
 what ``core.adversary.Adversary`` ascends, ``project`` is a Sinkhorn normalisation, and the
 violations are each voter's regret, i.e. the best expected-utility gain from misreporting.
 Training-time regret against relaxed ballots is not a result: evaluate with the exhaustive
-search over all m! real ballots (``manipulation.single_voter_manipulation`` on ``nets.as_rule``).
+search over all m! real ballots (``manipulation.single_voter_manipulation`` on ``nets.as_rule``),
+or above ``manipulation.MAX_CANDIDATES`` with ``relaxed_search.relaxed_manipulation`` (real
+ballots only, a lower bound).
 For m <= 5 the inner solver ``ExhaustiveBallots`` replaces the relaxed search by that exact one,
 inside the jitted step (``all_misreports``): training then prices the exact regret.
 """
