@@ -34,6 +34,7 @@ from mechjax.errors import ConfigError
 from mechjax.voting import losses
 from mechjax.voting.nets import Ballots, ballots_from_rankings
 from mechjax.voting.profiles import CultureConfig, pairwise_support
+from mechjax.voting.relaxed_search import deviation_utility
 from mechjax.voting.rules import RULES, condorcet
 
 
@@ -250,14 +251,8 @@ class VotingProblem:
 
     def deviation_utility(self, outcome_fn, batch: VotingBatch, misreports) -> Float[Array, "r b n"]:
         """Expected utility of voter i when she alone reports the relaxed ballot ``misreports[r, b, i]``."""
-        r, b, n, m, _ = misreports.shape
         misreports = sinkhorn(misreports, self._allowed(batch)[None], self.sinkhorn_iterations)
-        eye = jnp.eye(n)[None, None, :, :, None, None]  # [1, 1, deviator, voter, 1, 1]
-        ranks = batch.ballots.ranks[None, :, None] * (1 - eye) + misreports[:, :, :, None] * eye
-        tile = lambda x: jnp.broadcast_to(x[None, :, None], (r, b, n) + x.shape[1:]).reshape((r * b * n,) + x.shape[1:])
-        probs = outcome_fn(Ballots(ranks.reshape(r * b * n, n, m, m), tile(batch.ballots.weights),
-                                   tile(batch.ballots.candidate_mask))).reshape(r, b, n, m)
-        return jnp.einsum("rbim,bim->rbi", probs, batch.utilities)
+        return deviation_utility(outcome_fn, batch.ballots, batch.utilities, misreports)
 
     def all_misreports(self, batch: VotingBatch) -> Float[Array, "a b n m m"]:
         """Every real ballot, for every voter: ``[m!, b, n, m, m]`` one-hot position matrices.

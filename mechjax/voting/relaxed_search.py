@@ -100,14 +100,19 @@ def _log_sinkhorn(scores, iterations: int):
 
 
 def _deviation_utility(mechanism, election: _Election, misreports) -> Float[Array, "k c n"]:
-    """Expected utility of voter i when she alone reports ``misreports[k, c, i]`` ([k, c, n, m, m])."""
-    ranks, weights, mask = election.ballots
+    return deviation_utility(mechanism, election.ballots, election.utilities, misreports)
+
+
+def deviation_utility(mechanism, ballots: Ballots, utilities, misreports) -> Float[Array, "k c n"]:
+    """Expected utility of voter i when she alone reports ``misreports[k, c, i]`` ([k, c, n, m, m],
+    real or relaxed ballots) and everyone else keeps her ballot in ``ballots``."""
+    ranks, weights, mask = ballots
     k, c, n, m, _ = misreports.shape
     deviator = jnp.eye(n, dtype=bool)[None, None, :, :, None, None]  # [1, 1, deviator, voter, 1, 1]
     lied = jnp.where(deviator, misreports[:, :, :, None], ranks[None, :, None])  # [k, c, n, n, m, m]
     tile = lambda x: jnp.broadcast_to(x[None, :, None], (k, c, n) + x.shape[1:]).reshape((k * c * n,) + x.shape[1:])
     probs = mechanism(Ballots(lied.reshape(k * c * n, n, m, m), tile(weights), tile(mask)))
-    return jnp.einsum("kcim,cim->kci", probs.reshape(k, c, n, m), election.utilities)
+    return jnp.einsum("kcim,cim->kci", probs.reshape(k, c, n, m), utilities)
 
 
 def _one_hot_ballots(rankings):
