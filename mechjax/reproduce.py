@@ -142,7 +142,12 @@ TABLES.update({
               "the augmented Lagrangian. The evaluation search is the same exhaustive one on held-out profiles: it "
               "cannot be stronger than exact. A lottery rule is 'manipulable' whenever some gain exceeds 1e-6, so "
               "the mean best gain (per profile, the largest expected-utility gain any voter can get) is the measure "
-              "to read; random dictatorship is strategyproof and scores 0 on both.",
+              "to read; random dictatorship is strategyproof and scores 0 on both.\n\n"
+              "Reading: pricing the exact regret cuts the learned rule's mean best manipulation gain about 700-fold "
+              "(9.6e-2 to 1.4e-4), far below every deterministic classical rule (4.6e-2 to 1.1e-1), at a welfare "
+              "of 0.329 against 0.349 unconstrained; random dictatorship, the strategyproof benchmark, reaches "
+              "0.325 (at a fixed 7 x 4 the two are level, 0.289). The constrained rule is not exactly strategyproof: some gain above 1e-6 remains on 70% of "
+              "the profiles.",
     ),
 })
 
@@ -193,7 +198,11 @@ def run_table(name: str, seeds: list[int], runs_root: str, results_dir: str, ext
         "Reproduce with:", "", "```bash", command, "```", "",
         f"- commit: `{commit}`" + ("" if git_commit() == commit else f" when the runs started (`{git_commit()}` when this file was written)"),
         f"- hardware: {hardware()}",
-        f"- total wall time (training + evaluation, this invocation): {time.perf_counter() - started:.0f} s",
+        f"- total wall time (training + evaluation, this invocation): {time.perf_counter() - started:.0f} s; "
+        f"sum of the runs' own wall times (training + evaluation, from their summaries, including runs an "
+        f"earlier invocation made): {_run_seconds(results):.0f} s",
+        *([f"- commits recorded by the runs: {', '.join(sorted(recorded))}"] if (recorded := {
+            s['commit'] for _, _, s in results if s.get('commit')}) else []),
         (table.render or render_auction_table)(results), "", table.notes, "",
     ])
     os.makedirs(results_dir, exist_ok=True)
@@ -201,6 +210,13 @@ def run_table(name: str, seeds: list[int], runs_root: str, results_dir: str, ext
     with open(path, "w") as f:
         f.write(text)
     return path
+
+
+def _run_seconds(results: list) -> float:
+    total = 0.0
+    for row, _, s in results:
+        total += (s.get("wall_s") or 0) + (0 if row.evaluate_only else (s.get("eval_wall_s") or 0))
+    return total
 
 
 def render_auction_table(results: list) -> str:
