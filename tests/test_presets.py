@@ -51,7 +51,10 @@ def test_voting_presets_exist():
 
 @pytest.mark.parametrize("preset", VOTING_PRESETS)
 def test_every_voting_preset_smoke_runs(preset, tmp_path):
-    cfg = compose_config([f"+experiment={preset}", "trainer=tiny", "trainer.train_size=0", "progress=false",
+    # explicit trainer values: a preset's own trainer settings outrank the trainer=tiny group
+    cfg = compose_config([f"+experiment={preset}", "trainer=tiny", "trainer.train_size=0", "trainer.steps=20",
+                          "trainer.batch_size=16", "trainer.steps_per_chunk=10", "trainer.checkpoint_every=10",
+                          "progress=false",
                           "plots=false", "mechanism.dim=8", "mechanism.depth=1", "voting_eval.profiles=64",
                           "voting_eval.audit_profiles=0", "voting_eval.manipulation_profiles=2",
                           "voting_eval.chunk_size=64", "voting_eval.sizes=[[5,3]]"])

@@ -44,6 +44,9 @@ def test_training_writes_an_evaluated_summary(trained):
     assert all(w["utilitarian"] <= summary["welfare_utilitarian_optimum"] + 1e-6
                for w in summary["welfare_classical"].values())
     assert summary["welfare_utilitarian"] <= summary["welfare_utilitarian_optimum"] + 1e-6
+    paired = summary["best_classical_utilitarian"]  # the paired difference agrees with the two means
+    assert abs(paired["difference"] - (summary["welfare_utilitarian"] - paired["welfare"])) < 1e-5
+    assert paired["difference_stderr"] > 0
     assert summary["axioms"]["anonymity"]["rate"] == 1.0 and summary["axioms"]["neutrality"]["rate"] == 1.0
     assert 0 <= summary["manipulability"] <= 1 and "exhaustive" in summary["manipulation"]["attacker"]
 

@@ -176,7 +176,13 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
     summary["welfare_classical"] = classical
     if classical:
         best = max(classical, key=lambda r: classical[r]["utilitarian"])
-        summary["best_classical_utilitarian"] = {"rule": best, "welfare": classical[best]["utilitarian"]}
+        winners = RULES[best](batch.rankings, weights_int) & batch.ballots.candidate_mask
+        # paired on the same profiles: per-profile welfare difference, its mean and standard error
+        diff = np.asarray(losses.utilitarian(jnp.asarray(probs), batch.utilities, batch.ballots.weights)
+                          - losses.utilitarian(uniform_lottery(winners), batch.utilities, batch.ballots.weights))
+        summary["best_classical_utilitarian"] = {
+            "rule": best, "welfare": classical[best]["utilitarian"], "difference": float(diff.mean()),
+            "difference_stderr": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
 
     # --- other sizes: fixed-size profiles of the same culture
     rule = as_ranking_rule(mechanism)

@@ -102,6 +102,11 @@ def render_welfare(results: list) -> str:
         lines.append("- best classical rule on utilitarian welfare: "
                      f"{best['rule']} {best['utilitarian']}; learned: "
                      + ", ".join(f"{r['rule']} seed {r['seed']} {r['utilitarian']}" for r in learned))
+    for row, seed, s in results:
+        paired = s.get("best_classical_utilitarian") or {}
+        if not row.evaluate_only and "difference" in paired:
+            lines.append(f"- {row.name} seed {seed} minus the best classical rule ({paired['rule']}), paired on the "
+                         f"same profiles: {paired['difference']:+.5f} ± {paired['difference_stderr']:.5f} (standard error)")
     classical = next((s.get("welfare_classical") for row, _, s in results if not row.evaluate_only), None) or {}
     extra = [{"rule": r, **{k: round(v, 4) for k, v in w.items()}} for r, w in
              sorted(classical.items(), key=lambda item: -item[1]["utilitarian"])]
