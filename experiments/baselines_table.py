@@ -19,7 +19,6 @@ import argparse
 import math
 import pathlib
 import platform
-import subprocess
 import sys
 import time
 
@@ -29,6 +28,7 @@ import numpy as np
 from mechjax.auctions.baselines import build_baseline
 from mechjax.auctions.valuations import UniformValuations
 from mechjax.errors import ConfigError
+from mechjax.provenance import git_commit
 from mechjax.testing.auctions import grid_regret
 
 PRESETS = {
@@ -99,18 +99,6 @@ def grid_regret_summary(mechanism, valuations: UniformValuations, key, samples: 
     return per_profile.mean(), per_profile.std(ddof=1) / math.sqrt(samples), regret.max()
 
 
-def run_commit() -> str:
-    repo = pathlib.Path(__file__).resolve().parents[1]
-    try:
-        commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "mechjax", "experiments"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + (" (working tree has uncommitted changes under mechjax/ or experiments/)" if dirty else "")
-
-
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=1_000_000, help="profiles for revenue")
@@ -167,7 +155,7 @@ def main(argv=None) -> None:
         "search (no seed)",
         f"- regret attacker: exhaustive grid, {args.grid} x {args.grid} misreports per bidder for 2 items, "
         f"{4 * (args.grid - 1) + 1} for 1 item (a lower bound on true regret; exact for the grid)",
-        f"- commit: {run_commit()}",
+        f"- commit: {git_commit(('mechjax', 'experiments'))}",
         f"- hardware: 2-core CPU ({platform.processor() or platform.machine()}), jax {jax.__version__} on "
         f"{jax.devices()[0].platform}",
         f"- wall time: {wall:.1f} s",

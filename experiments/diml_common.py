@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import os
 import platform
-import subprocess
 import sys
 
 import numpy as np
 
+from mechjax.provenance import git_commit
+
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
-
-
-def commit() -> str:
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "mechjax/inverse", "experiments"],
-                           capture_output=True, text=True).stdout.strip()
-    return out.stdout.strip() + (" (+ uncommitted changes to mechjax/inverse, experiments)" if dirty else "")
 
 
 def hardware() -> str:
@@ -39,7 +32,7 @@ def header(title: str, seeds, wall_s: float, notes: str = "") -> str:
         "",
         f"- command: `{command}`",
         f"- seeds: {list(seeds)}",
-        f"- commit: {commit()}",
+        f"- commit: {git_commit(('mechjax/inverse', 'experiments'))}",
         f"- hardware: {hardware()}",
         f"- wall time: {wall_s:.0f} s",
     ]

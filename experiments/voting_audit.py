@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import subprocess
 import sys
 import time
 import zlib
@@ -27,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
+from mechjax.provenance import git_commit  # noqa: E402
 from mechjax.voting import axioms, profiles, rules  # noqa: E402
 
 # Hornischer & Terzopoulou (2025), Table 1 (IC): Anon., Neut., Condorcet, Pareto, Indep.
@@ -70,19 +70,6 @@ def run_audit(rule, groups, iia_groups, key):
     return counts
 
 
-def git_commit():
-    """HEAD, marked when the voting code differs from it (the run used the working tree)."""
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        head = subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", repo, "status", "--porcelain", "mechjax/voting", "experiments/voting_audit.py"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head + (" + uncommitted mechjax/voting changes" if dirty else "")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", type=int, default=4000)
@@ -120,7 +107,7 @@ def main(argv=None):
         "folded with crc32 of the rule name)",
         f"- profiles: {args.profiles} (independence: {args.iia_profiles}), each with "
         "n ~ U{1..55}, m ~ U{1..5}, impartial culture",
-        f"- commit: {git_commit()}; hardware: 2-core CPU ({platform.processor() or platform.machine()}), "
+        f"- commit: {git_commit(('mechjax/voting', 'experiments/voting_audit.py'))}; hardware: 2-core CPU ({platform.processor() or platform.machine()}), "
         f"shared with other jobs; wall time: {wall:.0f} s",
         "- protocol: anonymity / neutrality 50 random permutations per profile; independence 256 "
         "resampled profiles per (winner, loser) pair; monotonicity 20 random lifts of a winner; "

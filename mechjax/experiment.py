@@ -20,6 +20,7 @@ from mechjax.core import loop
 from mechjax.core.checkpoint import Checkpointer
 from mechjax.core.trainer import make_train
 from mechjax.errors import ConfigError
+from mechjax.provenance import git_commit
 
 CONFIG_FILE = "config.yaml"
 DEFAULT_CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
@@ -92,7 +93,6 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
     show = cfg.get("progress", True) if progress is None else progress
     result = loop.run(trainer, run_dir, exp.seed, progress=show)
     summary = _evaluate_replicas(exp, trainer, result.state, evaluator)
-    from mechjax.reproduce import git_commit
     summary.update(steps=exp.trainer.steps, wall_s=round(result.wall_s, 2), seed=exp.seed, commit=git_commit(),
                    resumed_from=result.resumed_from, run_dir=os.path.abspath(run_dir),
                    num_parameters=count_parameters(loop.replica_params(result.state)))
@@ -195,7 +195,6 @@ def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) 
     started = time.perf_counter()
     summary = evaluator(jax.jit(mechanism), problem)
     summary["wall_s"] = round(time.perf_counter() - started, 2)
-    from mechjax.reproduce import git_commit
     summary["commit"] = git_commit()
     summary["mechanism"] = (read_config(run_dir) if run_dir else cfg)["mechanism"]["name"]
     summary["learned"] = learned

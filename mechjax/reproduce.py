@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
+from mechjax.provenance import REPO_DIR, git_commit, hardware  # noqa: F401  (re-exported for experiments/)
 from mechjax.report import markdown_table
 from mechjax.voting.report import render_mimicry, render_welfare
 
-REPO_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @dataclass(frozen=True)
@@ -150,22 +149,6 @@ TABLES.update({
               "the profiles.",
     ),
 })
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_DIR,
-                               capture_output=True, text=True).stdout.strip()
-        return out.stdout.strip() + ("+dirty" if dirty else "")
-    except OSError:
-        return "unknown"
-
-
-def hardware() -> str:
-    import jax
-    devices = ", ".join(sorted({d.device_kind for d in jax.devices()}))
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, JAX {jax.__version__} on {devices}"
 
 
 def run_table(name: str, seeds: list[int], runs_root: str, results_dir: str, extra: list[str] = ()) -> str:
