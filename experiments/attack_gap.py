@@ -20,7 +20,7 @@ import jax  # noqa: E402
 
 from mechjax import experiment  # noqa: E402
 from mechjax.auctions.evaluate import AttackConfig, evaluate_auction  # noqa: E402
-from mechjax.report import markdown_table  # noqa: E402
+from mechjax.report import markdown_table, write_text  # noqa: E402
 from mechjax.reproduce import REPO_DIR, git_commit, hardware  # noqa: E402
 
 SETTINGS = {"additive_1x2": 10000, "additive_2x2": 10000}  # problem preset -> training steps
@@ -87,10 +87,7 @@ def main(argv):
         "bound (OPT d/(1-d) + regret/d, minimised over d) allows it, so the optimum check cannot replace a strong "
         "attacker here.",
     ])
-    out = os.path.join(REPO_DIR, "experiments", "results", "attack_gap.md")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(text + "\n")
+    write_text(os.path.join(REPO_DIR, "experiments", "results", "attack_gap.md"), text)
     print(text)
 
 

@@ -21,7 +21,7 @@ import jax  # noqa: E402
 from mechjax import experiment  # noqa: E402
 from mechjax.auctions.evaluate import AttackConfig, evaluate_auction  # noqa: E402
 from mechjax.auctions.registry import AuctionConfig  # noqa: E402
-from mechjax.report import markdown_table  # noqa: E402
+from mechjax.report import markdown_table, write_text  # noqa: E402
 from mechjax.reproduce import REPO_DIR, git_commit, hardware  # noqa: E402
 
 DEFAULT_RUNS = ("experiments/runs/auction_zoo/equivariantnet_2x2_seed0",)
@@ -141,9 +141,7 @@ def main(argv):
         "RegretNet's input and output layers grow with bidders x items, and RochetNet's menu with the items; "
         "EquivariantNet's and RegretFormer's weights are the same for every size.",
     ])
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(text + "\n")
+    write_text(out, text)
     print(text)
 
 

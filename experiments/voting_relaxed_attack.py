@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 
 from mechjax import experiment  # noqa: E402
 from mechjax.core.adversary import ascend  # noqa: E402
-from mechjax.report import markdown_table  # noqa: E402
+from mechjax.report import markdown_table, write_text  # noqa: E402
 from mechjax.reproduce import REPO_DIR, git_commit, hardware  # noqa: E402
 from mechjax.voting import manipulation, profiles  # noqa: E402
 from mechjax.voting.evaluate import as_ranking_rule  # noqa: E402
@@ -268,9 +268,7 @@ def main(argv):
         f"- wall time (this invocation, everything): {wall:.0f} s", "",
         markdown_table(rows, columns), "", *lines, "", *reading, "",
     ])
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        f.write(text)
+    write_text(out, text)
     print(text)
 
 

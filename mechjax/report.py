@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 def _fmt(value) -> str:
     if isinstance(value, float):
@@ -42,3 +44,11 @@ def markdown_table(rows: list[dict], columns: list[str]) -> str:
     rule = "|" + "|".join("---" for _ in columns) + "|"
     body = ["| " + " | ".join(_fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join([head, rule, *body])
+
+
+def write_text(path: str, text: str) -> str:
+    """Writes a results file (parent folders made), ending in exactly one newline; returns ``path``."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        f.write(text.rstrip("\n") + "\n")
+    return path

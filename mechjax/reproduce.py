@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from mechjax.provenance import REPO_DIR, git_commit, hardware  # noqa: F401  (re-exported for experiments/)
-from mechjax.report import markdown_table
+from mechjax.report import markdown_table, write_text
 from mechjax.voting.report import render_mimicry, render_welfare
 
 
@@ -188,11 +188,7 @@ def run_table(name: str, seeds: list[int], runs_root: str, results_dir: str, ext
             s['commit'] for _, _, s in results if s.get('commit')}) else []),
         (table.render or render_auction_table)(results), "", table.notes, "",
     ])
-    os.makedirs(results_dir, exist_ok=True)
-    path = os.path.join(results_dir, f"{name}.md")
-    with open(path, "w") as f:
-        f.write(text)
-    return path
+    return write_text(os.path.join(results_dir, f"{name}.md"), text)
 
 
 def _run_seconds(results: list) -> float:
