@@ -70,6 +70,16 @@ def lotteries(outcome) -> Float[Array, "batch candidates"]:
     return p / np.maximum(p.sum(-1, keepdims=True), 1e-12)
 
 
+def chunk_indices(total: int, size: int):
+    """``(start, stop, index)`` chunks covering ``range(total)``, every ``index`` of one length (the
+    last padded by repeating its final row); a total below ``size`` is padded to the next power of
+    two only, so repeated calls with varying totals compile at most ``log2(size)`` shapes."""
+    size = min(size, 1 << max(total - 1, 0).bit_length())
+    for start in range(0, total, size):
+        stop = min(start + size, total)
+        yield start, stop, np.arange(start, start + size).clip(max=stop - 1)
+
+
 def evaluate(rule: Callable, rankings, weights=None, chunk_size: int = 4096) -> np.ndarray:
     """``rule`` on a large batch in chunks of one size (bounded memory, few compilations).
 
@@ -78,12 +88,8 @@ def evaluate(rule: Callable, rankings, weights=None, chunk_size: int = 4096) -> 
     """
     rankings = np.asarray(rankings)
     weights = None if weights is None else np.asarray(weights)
-    total = rankings.shape[0]
-    size = min(chunk_size, 1 << max(total - 1, 0).bit_length())
     outs = []
-    for start in range(0, total, size):
-        stop = min(start + size, total)
-        idx = np.arange(start, start + size).clip(max=stop - 1)  # pad the last chunk by repetition
+    for start, stop, idx in chunk_indices(rankings.shape[0], chunk_size):
         args = (rankings[idx],) if weights is None else (rankings[idx], weights[idx])
         outs.append(np.asarray(rule(*args))[: stop - start])
     return np.concatenate(outs)

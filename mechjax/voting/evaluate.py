@@ -115,12 +115,9 @@ def as_ranking_rule(mechanism: Callable) -> Callable:
 
 
 def _chunked(mechanism: Callable, ballots: Ballots, chunk: int) -> np.ndarray:
-    total = ballots.ranks.shape[0]
     outs = []
-    for start in range(0, total, chunk):
-        idx = np.arange(start, start + chunk).clip(max=total - 1)  # one shape for every chunk
-        part = jax.tree.map(lambda x: x[idx], ballots)
-        outs.append(np.asarray(mechanism(part))[: min(chunk, total - start)])
+    for start, stop, idx in axioms_lib.chunk_indices(ballots.ranks.shape[0], chunk):
+        outs.append(np.asarray(mechanism(jax.tree.map(lambda x: x[idx], ballots)))[: stop - start])
     return np.concatenate(outs)
 
 

@@ -35,6 +35,7 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from mechjax.errors import ConfigError, DataError
+from mechjax.voting.axioms import chunk_indices
 from mechjax.voting.manipulation import ManipulationResult
 from mechjax.voting.nets import Ballots, ballots_from_rankings
 from mechjax.voting.profiles import check_rankings
@@ -284,14 +285,6 @@ def _cached(builder, *args):
         return builder.__wrapped__(*args)
 
 
-def _chunks(total: int, size: int):
-    """Index arrays of one shape covering ``range(total)`` (the last padded by repetition); small
-    batches are padded to the next power of two only, so few shapes are ever compiled."""
-    size = min(size, 1 << max(total - 1, 0).bit_length())
-    for start in range(0, total, size):
-        yield start, min(start + size, total), np.arange(start, start + size).clip(max=total - 1)
-
-
 def _borda(rankings: np.ndarray) -> np.ndarray:
     m = rankings.shape[-1]
     return (m - 1 - np.argsort(rankings, -1)) / max(m - 1, 1)
@@ -324,7 +317,7 @@ def deviation_gains(mechanism: Callable, rankings, ballots, utilities=None, weig
     w = np.ones((b, n), np.float32) if weights is None else np.asarray(weights, np.float32)
     outcomes = _cached(_compiled_outcomes, mechanism)
     gains = np.empty((b, n))
-    for start, stop, idx in _chunks(b, max(1, chunk_size // n)):
+    for start, stop, idx in chunk_indices(b, max(1, chunk_size // n)):
         lied, sincere = (np.asarray(x, np.float64)[: stop - start] for x in outcomes(rankings[idx], ballots[idx], w[idx]))
         u = util[start:stop]
         gains[start:stop] = np.einsum("bim,bim->bi", u, lied) - np.einsum("bim,bm->bi", u, sincere)
@@ -371,7 +364,7 @@ def relaxed_manipulation(mechanism: Callable, rankings, utilities=None, weights=
     run = _cached(_compiled_search, mechanism, search)
     per_chunk = max(1, search.chunk_size // (n * search.restarts))
     best = np.empty_like(rankings)
-    for i, (start, stop, idx) in enumerate(_chunks(b, per_chunk)):
+    for i, (start, stop, idx) in enumerate(chunk_indices(b, per_chunk)):
         found = run(rankings[idx], util[idx].astype(np.float32), w[idx], jax.random.fold_in(key, i))
         best[start:stop] = np.asarray(found)[: stop - start]
     best = np.where((w > 0)[..., None], best, rankings)
