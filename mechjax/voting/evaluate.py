@@ -163,20 +163,20 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
     mean_u = np.einsum("bn,bnm->bm", np.asarray(batch.ballots.weights), np.asarray(batch.utilities))
     mean_u /= np.asarray(batch.ballots.weights).sum(-1, keepdims=True)
     summary["welfare_utilitarian_optimum"] = float(np.where(mask, mean_u, -np.inf).max(-1).mean())
-    classical = {}
+    classical, classical_lotteries = {}, {}
     weights_int = jnp.asarray(batch.ballots.weights, jnp.int32)
     for name in cfg.welfare_rules:
         if not _rule_fits(name, m):
             continue
         winners = RULES[name](batch.rankings, weights_int) & batch.ballots.candidate_mask
-        classical[name] = _welfare(uniform_lottery(winners), batch.utilities, batch.ballots.weights)
+        classical_lotteries[name] = uniform_lottery(winners)
+        classical[name] = _welfare(classical_lotteries[name], batch.utilities, batch.ballots.weights)
     summary["welfare_classical"] = classical
     if classical:
         best = max(classical, key=lambda r: classical[r]["utilitarian"])
-        winners = RULES[best](batch.rankings, weights_int) & batch.ballots.candidate_mask
         # paired on the same profiles: per-profile welfare difference, its mean and standard error
         diff = np.asarray(losses.utilitarian(jnp.asarray(probs), batch.utilities, batch.ballots.weights)
-                          - losses.utilitarian(uniform_lottery(winners), batch.utilities, batch.ballots.weights))
+                          - losses.utilitarian(classical_lotteries[best], batch.utilities, batch.ballots.weights))
         summary["best_classical_utilitarian"] = {
             "rule": best, "welfare": classical[best]["utilitarian"], "difference": float(diff.mean()),
             "difference_stderr": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
