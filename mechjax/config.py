@@ -114,19 +114,6 @@ def _section(cfg: dict, name: str) -> dict:
     return dict(value)
 
 
-def _import_domains() -> None:
-    # Domains register their problems, mechanisms and evaluators on import.
-    import mechjax.auctions.registry  # noqa: F401
-    try:
-        import mechjax.voting.registry  # noqa: F401
-    except ImportError:
-        pass
-    try:
-        import mechjax.inverse.registry  # noqa: F401
-    except ImportError:
-        pass
-
-
 def to_dict(cfg: DictConfig | dict) -> dict:
     if isinstance(cfg, DictConfig):
         return OmegaConf.to_container(cfg, resolve=True)
@@ -135,7 +122,7 @@ def to_dict(cfg: DictConfig | dict) -> dict:
 
 def build(cfg: DictConfig | dict, *, for_training: bool = True) -> Experiment:
     """Turns a composed config into typed, validated objects. Nothing is compiled here."""
-    _import_domains()
+    registry.import_domains()
     cfg = to_dict(cfg)
     seed = cfg.get("seed", 0)
     if not isinstance(seed, int) or seed < 0:

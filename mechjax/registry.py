@@ -7,11 +7,17 @@
 * ``EVALUATORS[kind](mechanism_fn, problem, section: dict) -> summary dict``, where ``section`` is
   the config section named by ``EVALUATOR_SECTIONS[kind]`` (``attack`` for auctions,
   ``voting_eval`` for voting)
+* ``TABLES[name] -> tables.Table``: the results tables ``experiments/reproduce.py table=<name>`` makes
+
+Domains are listed in ``DOMAINS`` and imported by :func:`import_domains`; each domain's
+``mechjax/<domain>/registry.py`` fills these tables. A domain never imports the front door
+(``config``, ``experiment``, ``reproduce``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from typing import Any, Callable
 
 from mechjax.errors import ConfigError
@@ -23,6 +29,23 @@ INNERS: dict[str, Callable] = {}
 CONSTRAINTS: dict[str, Callable] = {}
 EVALUATORS: dict[str, Callable] = {}
 EVALUATOR_SECTIONS: dict[str, str] = {}
+TABLES: dict[str, Any] = {}
+
+# The domains, in import order. A domain's import error fails loudly: it is never an "unknown choice".
+DOMAINS: tuple[str, ...] = ("auctions", "voting")
+
+
+def import_domains() -> None:
+    """Imports every domain's registry (idempotent)."""
+    for domain in DOMAINS:
+        importlib.import_module(f"mechjax.{domain}.registry")
+
+
+def register_table(name: str, table: Any) -> None:
+    """Registers results table ``name`` (a :class:`mechjax.tables.Table`); names are unique."""
+    if name in TABLES and TABLES[name] is not table:
+        raise ValueError(f"results table {name!r} is registered twice")
+    TABLES[name] = table
 
 
 def register(table: dict, name: str):
