@@ -30,6 +30,11 @@ CONSTRAINTS: dict[str, Callable] = {}
 EVALUATORS: dict[str, Callable] = {}
 EVALUATOR_SECTIONS: dict[str, str] = {}
 TABLES: dict[str, Any] = {}
+# Optional per-kind hooks, so the front door names no domain:
+SUMMARY_ROWS: dict[str, Callable] = {}  # kind -> (summary) -> [(label, value)]: headline rows of the console table
+PLOTS: dict[str, Callable] = {}  # kind -> (run_dir, mechanism_fn, problem, history) -> None: plots beside curves.png
+LOADERS: dict[str, Callable] = {}  # kind -> (mechanism_fn, problem) -> the callable load(run_dir) hands users
+CHECKS: dict[str, Callable] = {}  # kind -> (experiment, cfg) -> None: cross-section checks before training
 
 # The domains, in import order. A domain's import error fails loudly: it is never an "unknown choice".
 DOMAINS: tuple[str, ...] = ("auctions", "voting")
