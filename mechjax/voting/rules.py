@@ -8,7 +8,9 @@ docstring; the test suite cross-checks every rule against it on random profiles.
 lottery.
 
 Eager calls validate their input (DataError) before compiling; calls inside ``jit`` only check
-shapes. All arithmetic is int32, so ties are exact.
+shapes (and the number of voters). All arithmetic is int32, so ties are exact; a rule refuses
+weights whose total would overflow its int32 scores (``check_weight_totals``) rather than elect
+the wrong candidate.
 """
 
 from __future__ import annotations
@@ -32,8 +34,50 @@ RANKED_PAIRS_MAX_CANDIDATES = 8  # enumerates all m! orders
 IRV_PUT_MAX_CANDIDATES = 10  # subset DP over 2**m candidate sets
 
 
-def _rule(max_candidates: int | None = None):
-    """Validates eagerly, then dispatches to the jitted implementation."""
+INT32_MAX = int(np.iinfo(np.int32).max)
+
+
+def check_weight_totals(rankings, weights=None, scale: int = 1, rule: str = "the rules") -> None:
+    """Raises DataError naming ``weights`` unless ``scale * total ballot count`` fits int32.
+
+    The rules count in int32 (exact ties); a rule whose largest intermediate is ``scale`` times a
+    profile's total ballot count (Borda: ``m - 1``; Kemeny: ``m (m - 1) / 2``; runoffs: 2 for the
+    majority test) would wrap around and elect the wrong candidate beyond that. Without weights the
+    total is the (static) number of voters, checked even under ``jit``; weights are checked when
+    concrete, each before summing so that int64 sums cannot overflow either.
+
+    Args:
+        rankings: ``[batch, voters, candidates]``.
+        weights: optional ``[batch, voters]`` ballot counts (already checked by ``check_rankings``).
+        scale: the rule's largest score as a multiple of the total count.
+        rule: the rule's name, for the message.
+    """
+    bound = INT32_MAX // max(int(scale), 1)
+    if weights is None:
+        voters = jnp.shape(rankings)[1]
+        if voters > bound:
+            raise DataError(f"weights: {voters} voters (one ballot each) exceed {bound}, the most "
+                            f"{rule} can count in int32 without overflow")
+        return
+    if isinstance(weights, jax.core.Tracer):
+        return
+    w = np.asarray(weights)
+    biggest = w.max() if w.size else 0
+    if not biggest <= bound:  # also catches inf
+        raise DataError(f"weights: a ballot count of {biggest} exceeds {bound}, the most {rule} "
+                        f"can count in int32 without overflow")
+    totals = w.astype(np.float64).sum(-1) if w.dtype.kind == "f" else w.astype(np.int64).sum(-1)
+    if (totals > bound).any():
+        b = int(np.argmax(totals > bound))
+        raise DataError(f"weights: profile {b} counts {int(totals[b])} ballots in all, more than "
+                        f"{bound}, the most {rule} can count in int32 without overflow")
+
+
+def _rule(max_candidates: int | None = None, scale: Callable[[int], int] = lambda m: 1):
+    """Validates eagerly (shapes always), then dispatches to the jitted implementation.
+
+    ``scale(m)`` is the rule's largest intermediate as a multiple of the total ballot count.
+    """
     def wrap(impl):
         jitted = jax.jit(impl)
 
@@ -44,6 +88,7 @@ def _rule(max_candidates: int | None = None):
             if max_candidates is not None and m > max_candidates:
                 raise DataError(f"rankings has {m} candidates; {impl.__name__} is exact only up to "
                                 f"{max_candidates}")
+            check_weight_totals(rankings, weights, scale(m), impl.__name__)
             return jitted(rankings, weights)
         return rule
     return wrap
@@ -64,7 +109,7 @@ def plurality(rankings, weights=None) -> Winners:
     return _best(jnp.einsum("bv,bvc->bc", voter_weights(rankings, weights), firsts))
 
 
-@_rule()
+@_rule(scale=lambda m: m - 1)
 def borda(rankings, weights=None) -> Winners:
     """Highest Borda score, m-1 points for a first place down to 0 (pref_voting ``borda``)."""
     m = rankings.shape[-1]
@@ -132,7 +177,7 @@ def _subset_tables(m: int):
     return member.astype(np.int32), levels
 
 
-@_rule(KEMENY_MAX_CANDIDATES)
+@_rule(KEMENY_MAX_CANDIDATES, scale=lambda m: m * (m - 1) // 2)
 def kemeny(rankings, weights=None) -> Winners:
     """Kemeny-Young winners: tops of every ranking maximising the sum of agreeing margins.
 
@@ -164,7 +209,7 @@ def _plurality_among(pos, weight, alive):
                       jax.nn.one_hot(top, pos.shape[-1], dtype=jnp.int32))
 
 
-@_rule()
+@_rule(scale=lambda m: 2)
 def instant_runoff(rankings, weights=None) -> Winners:
     """Instant runoff with simultaneous elimination (pref_voting ``instant_runoff``, algorithm "basic").
 
@@ -195,7 +240,7 @@ def instant_runoff(rankings, weights=None) -> Winners:
     return jax.lax.fori_loop(0, m, step, start)[1]
 
 
-@_rule()
+@_rule(scale=lambda m: 2)
 def instant_runoff_tb(rankings, weights=None) -> Winners:
     """Resolute instant runoff (pref_voting ``instant_runoff_tb`` with its default tie-breaker).
 
@@ -220,7 +265,7 @@ def instant_runoff_tb(rankings, weights=None) -> Winners:
     return alive & (scores == jnp.where(alive, scores, -1).max(-1, keepdims=True))
 
 
-@_rule(IRV_PUT_MAX_CANDIDATES)
+@_rule(IRV_PUT_MAX_CANDIDATES, scale=lambda m: 2)
 def instant_runoff_put(rankings, weights=None) -> Winners:
     """Instant runoff with parallel-universe tie-breaking (pref_voting ``instant_runoff_put``).
 
@@ -236,9 +281,9 @@ def instant_runoff_put(rankings, weights=None) -> Winners:
     wins = jnp.zeros(scores.shape, bool)
     for level, parent, inside in levels:
         s = scores[:, level, :]
-        majority = inside & (2 * s > total)
+        majority = inside[None] & (2 * s > total)
         low = jnp.where(inside, s, jnp.iinfo(jnp.int32).max).min(-1, keepdims=True)
-        losers = inside & (s == low)  # [b, L, m]
+        losers = inside[None] & (s == low)  # [b, L, m]
         # A singleton always has a majority, so every smaller set already has winners here.
         after = wins[:, np.where(inside, parent, 0), :]  # [b, L, m (removed), m]
         put = (losers[..., None] & after).any(-2)
@@ -268,7 +313,7 @@ def _stack_tops(margin, orders):
         widest = jnp.maximum(widest, jnp.minimum(widest[..., :, k, None], widest[..., None, k, :]))
     stack = jnp.where(forward, widest >= jnp.swapaxes(mp, -1, -2), True).all((-1, -2))  # [b, o]
     tops = jax.nn.one_hot(orders[:, 0], m, dtype=bool)  # [o, m]
-    return (stack[..., None] & tops).any(-2)
+    return (stack[..., None] & tops[None]).any(-2)
 
 
 @_rule(RANKED_PAIRS_MAX_CANDIDATES)
@@ -356,6 +401,7 @@ def random_dictatorship(rankings, weights=None) -> Float[Array, "batch candidate
     Returns winner probabilities, not a mask; it is in ``LOTTERIES``, not ``RULES``.
     """
     check_rankings(rankings, weights)
+    check_weight_totals(rankings, weights, 1, "random_dictatorship")
     m = jnp.shape(rankings)[-1]
     w = jnp.ones(jnp.shape(rankings)[:2]) if weights is None else jnp.asarray(weights, jnp.float32)
     tops = jnp.einsum("bv,bvc->bc", w, jax.nn.one_hot(jnp.asarray(rankings)[..., 0], m))
