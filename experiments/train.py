@@ -2,6 +2,7 @@
 
 With no arguments: RegretNet on the 1 bidder x 2 items additive U[0,1] auction, on CPU in minutes.
 Re-running the same command with the same ``hydra.run.dir`` resumes from the last checkpoint.
+Errors print one message (``debug=true`` or ``MECHJAX_DEBUG=1`` for the traceback).
 """
 
 import os
@@ -13,8 +14,9 @@ from omegaconf import DictConfig
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from mechjax import cli  # noqa: E402
 from mechjax.config import register_schemas  # noqa: E402
-from mechjax.experiment import train  # noqa: E402
+from mechjax.experiment import DEFAULT_CONF_DIR, headline, train  # noqa: E402
 from mechjax.report import summary_table  # noqa: E402
 
 register_schemas()
@@ -28,12 +30,8 @@ def main(cfg: DictConfig) -> float:
     run_dir = HydraConfig.get().runtime.output_dir
     summary = train(cfg, run_dir)
     print(summary_table(summary))
-    # the number a Hydra sweeper optimises: revenue (auctions), accuracy or welfare (voting)
-    for key in ("revenue", "accuracy", "welfare_utilitarian"):
-        if summary.get(key) is not None:
-            return summary[key]
-    return 0.0
+    return headline(summary)  # the number a Hydra sweeper optimises
 
 
 if __name__ == "__main__":
-    main()
+    cli.run(main, DEFAULT_CONF_DIR)

@@ -8,10 +8,12 @@ a :class:`~mechjax.errors.ConfigError` naming its field (``problem.num_items``, 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
+import jax
 import optax
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
@@ -33,6 +35,8 @@ class OptimConfig:
         final_fraction: see ``schedule``.
         weight_decay: for adamw.
         grad_clip: global-norm clipping threshold; 0 disables.
+        decay_mask: which parameters adamw's weight decay shrinks: ``all``, or ``matrices`` (those
+            with >= 2 dimensions: kernels and payoff tables, not biases or scalar parameters).
     """
 
     name: str = "adam"
@@ -41,6 +45,7 @@ class OptimConfig:
     final_fraction: float = 0.1
     weight_decay: float = 0.0
     grad_clip: float = 0.0
+    decay_mask: str = "all"
 
     def __post_init__(self):
         if self.name not in ("adam", "adamw", "sgd"):
@@ -53,6 +58,8 @@ class OptimConfig:
             raise ConfigError(f"optim.final_fraction must be in (0, 1], got {self.final_fraction}")
         if self.grad_clip < 0 or self.weight_decay < 0:
             raise ConfigError("optim.grad_clip and optim.weight_decay must be >= 0")
+        if self.decay_mask not in ("all", "matrices"):
+            raise ConfigError(f"optim.decay_mask must be all or matrices, got {self.decay_mask!r}")
 
     def build(self, total_steps: int) -> optax.GradientTransformation:
         if self.schedule == "cosine":
@@ -64,10 +71,15 @@ class OptimConfig:
         if self.name == "adam":
             tx = optax.adam(lr)
         elif self.name == "adamw":
-            tx = optax.adamw(lr, weight_decay=self.weight_decay)
+            mask = None if self.decay_mask == "all" else _matrices
+            tx = optax.adamw(lr, weight_decay=self.weight_decay, mask=mask)
         else:
             tx = optax.sgd(lr)
         return optax.chain(optax.clip_by_global_norm(self.grad_clip), tx) if self.grad_clip else tx
+
+
+def _matrices(params):
+    return jax.tree.map(lambda p: p.ndim >= 2, params)
 
 
 def schema_of(cls) -> type:
@@ -120,13 +132,53 @@ def to_dict(cfg: DictConfig | dict) -> dict:
     return dict(cfg)
 
 
+# The sections every experiment has, and the top-level flags (with their types); the evaluator
+# sections (``attack``, ``voting_eval``, ...) come from ``registry.EVALUATOR_SECTIONS``.
+CORE_SECTIONS = ("problem", "mechanism", "inner", "constraint", "optim", "trainer")
+TOP_LEVEL_FLAGS: dict[str, Any] = {
+    "seed": int,
+    "progress": bool,  # progress bars (training and evaluation)
+    "plots": bool,  # figures in the run directory
+    "distributed": bool,  # jax.distributed.initialize() first (multi-host runs)
+    "debug": bool,  # full tracebacks from experiments/*.py (also: MECHJAX_DEBUG=1)
+    "run_dir": Optional[str],  # experiments/evaluate.py: the trained run to evaluate
+    "hydra": dict,
+}
+
+
+def check_top_level(cfg: dict) -> None:
+    """Refuses unknown top-level keys (``+foo=1``, ``+trainr.steps=5``) and mistyped flags."""
+    from mechjax.validate import convert
+    registry.import_domains()
+    sections = set(CORE_SECTIONS) | set(registry.EVALUATOR_SECTIONS.values())
+    known = sections | set(TOP_LEVEL_FLAGS)
+    for key, value in cfg.items():
+        if key in TOP_LEVEL_FLAGS:
+            convert(value, TOP_LEVEL_FLAGS[key], key)
+        elif key not in known:
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{key}: unknown top-level key{hint}; the top-level keys are sections "
+                              f"{sorted(sections)} and flags {sorted(TOP_LEVEL_FLAGS)}")
+
+
+def check_evaluator_sections(cfg: dict) -> None:
+    """Parses every evaluator section present (not only the problem kind's): no setting is ignored."""
+    registry.import_domains()
+    for kind, name in registry.EVALUATOR_SECTIONS.items():
+        if cfg.get(name) is not None:
+            registry.from_section(registry.EVALUATOR_CONFIGS[kind], _section(cfg, name), name)
+
+
 def build(cfg: DictConfig | dict, *, for_training: bool = True) -> Experiment:
     """Turns a composed config into typed, validated objects. Nothing is compiled here."""
     registry.import_domains()
     cfg = to_dict(cfg)
+    check_top_level(cfg)
     seed = cfg.get("seed", 0)
-    if not isinstance(seed, int) or seed < 0:
+    if seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}")
+    check_evaluator_sections(cfg)
     problem_section = _section(cfg, "problem")
     kind = problem_section.get("kind")
     problem = registry.lookup(registry.PROBLEMS, kind, "problem.kind")(problem_section)
@@ -157,15 +209,15 @@ def build(cfg: DictConfig | dict, *, for_training: bool = True) -> Experiment:
 # Core pieces every domain may choose.
 from mechjax.core.adversary import Adversary  # noqa: E402
 from mechjax.core.constraints import AugmentedLagrangian, RegretBudget, Unconstrained  # noqa: E402
-from mechjax.core.types import NoInner  # noqa: E402
+from mechjax.core.types import MisreportProblem, NoInner  # noqa: E402
 
 
 @registry.register(registry.INNERS, "adversary")
 def _adversary(section: dict, problem) -> Adversary:
-    for method in ("deviation_utility", "project", "random_reports"):
-        if not hasattr(problem, method):
-            raise ConfigError(f"inner.kind=adversary needs a problem with misreports; "
-                              f"{type(problem).__name__} has no {method}()")
+    if not isinstance(problem, MisreportProblem):  # the declared interface, checked by its methods
+        missing = [m for m in ("deviation_utility", "project", "random_reports") if not hasattr(problem, m)]
+        raise ConfigError(f"inner.kind=adversary needs a problem with misreports (core.types.MisreportProblem); "
+                          f"{type(problem).__name__} has no {', '.join(f'{m}()' for m in missing)}")
     return registry.from_section(Adversary, section, "inner", drop=("kind",), problem=problem)
 
 

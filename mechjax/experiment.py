@@ -1,13 +1,17 @@
 """Runs an experiment end to end: train (resumably), evaluate, summarise, plot; and load a run.
 
 ``experiments/train.py`` and ``experiments/evaluate.py`` are thin Hydra wrappers around
-:func:`train` and :func:`evaluate`; notebooks call the same functions.
+:func:`train` and :func:`evaluate`; notebooks call the same functions. Nothing here names a
+domain: what differs (cross-section checks, console rows, plots, loaded callables) comes from the
+domain's hooks in :mod:`mechjax.registry` (``CHECKS``, ``SUMMARY_ROWS``, ``PLOTS``, ``LOADERS``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import time
 from typing import Any, Callable, Optional
 
@@ -15,12 +19,14 @@ import jax
 import yaml
 
 from mechjax import config as config_lib
+from mechjax import progress as progress_lib
 from mechjax import registry
 from mechjax.core import loop
 from mechjax.core.checkpoint import Checkpointer
 from mechjax.core.trainer import make_train
-from mechjax.errors import ConfigError
+from mechjax.errors import ConfigError, DataError
 from mechjax.provenance import git_commit
+from mechjax.summary import check_finite, combine_seeds
 
 CONFIG_FILE = "config.yaml"
 DEFAULT_CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
@@ -34,9 +40,16 @@ def compose(overrides=(), config_name: str = "config", conf_dir: Optional[str] =
         overrides: Hydra overrides, e.g. ``["problem=auction/additive_2x2", "trainer.steps=2000"]``.
         config_name: ``config`` (training) or ``evaluate``.
         conf_dir: the ``conf/`` folder; default ``$MECHJAX_CONF`` or the checkout's ``conf/``.
+
+    Raises:
+        ConfigError: a preset that does not exist (the message lists the group's presets).
     """
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import MissingConfigException
+
+    from mechjax.cli import missing_preset_error
 
     conf_dir = os.path.abspath(conf_dir or os.environ.get("MECHJAX_CONF") or DEFAULT_CONF_DIR)
     if not os.path.isdir(conf_dir):
@@ -44,21 +57,32 @@ def compose(overrides=(), config_name: str = "config", conf_dir: Optional[str] =
     config_lib.register_schemas()
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=conf_dir, version_base="1.3"):
-        return hydra_compose(config_name=config_name, overrides=list(overrides))
+        try:
+            return hydra_compose(config_name=config_name, overrides=list(overrides))
+        except MissingConfigException as err:
+            if not err.missing_cfg_file:
+                raise
+            raise missing_preset_error(conf_dir, err.missing_cfg_file) from err
 
 
-def _write_json(path: str, obj: Any) -> None:
+def write_summary(path: str, summary: dict) -> None:
+    """Writes ``summary`` as JSON atomically, after checking every number is finite.
+
+    Raises:
+        NonFiniteError: naming the first non-finite key (nothing is written).
+    """
+    check_finite(summary, os.path.basename(path))
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2)
+        json.dump(summary, f, indent=2, allow_nan=False)
     os.replace(tmp, path)
 
 
-def _check_attack(exp: config_lib.Experiment, attack_section: dict) -> None:
-    from mechjax.auctions.registry import attack_config
-    inner = exp.inner
-    if exp.kind == "auction" and hasattr(inner, "steps") and hasattr(inner, "restarts"):
-        attack_config(attack_section).check_stronger_than(inner.steps, inner.restarts)
+def run_checks(exp: config_lib.Experiment, cfg: dict) -> None:
+    """The problem kind's cross-section checks (``registry.CHECKS``), e.g. evaluation attacker strength."""
+    check = registry.CHECKS.get(exp.kind)
+    if check is not None:
+        check(exp, cfg)
 
 
 def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
@@ -67,15 +91,14 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
     Writes ``config.yaml`` (resolved), ``metrics.jsonl``, ``checkpoints/``, ``summary.json`` and plots.
 
     Returns:
-        The summary dict.
+        The summary dict (``wall_s``/``train_wall_s``: training, ``eval_wall_s``: evaluation).
     """
     exp = config_lib.build(cfg)
     cfg = exp.cfg
     if not exp.learned:
         raise ConfigError(f"mechanism.name={cfg['mechanism']['name']} is classical: evaluate it with "
                           f"experiments/evaluate.py, there is nothing to train")
-    attack_section = cfg.get("attack") or {}
-    _check_attack(exp, attack_section)
+    run_checks(exp, cfg)
     evaluator = registry.evaluator_for(exp.kind, cfg)  # validates the evaluation settings before training
     os.makedirs(run_dir, exist_ok=True)
     config_path = os.path.join(run_dir, CONFIG_FILE)
@@ -92,11 +115,12 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
     trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
     show = cfg.get("progress", True) if progress is None else progress
     result = loop.run(trainer, run_dir, exp.seed, progress=show)
-    summary = _evaluate_replicas(exp, trainer, result.state, evaluator)
-    summary.update(steps=exp.trainer.steps, wall_s=round(result.wall_s, 2), seed=exp.seed, commit=git_commit(),
+    summary = _evaluate_replicas(exp, trainer, result.state, evaluator, show)
+    summary.update(kind=exp.kind, steps=exp.trainer.steps, wall_s=round(result.wall_s, 2),
+                   train_wall_s=round(result.wall_s, 2), seed=exp.seed, commit=git_commit(),
                    resumed_from=result.resumed_from, run_dir=os.path.abspath(run_dir),
                    num_parameters=count_parameters(loop.replica_params(result.state)))
-    _write_json(os.path.join(run_dir, SUMMARY_FILE), summary)
+    write_summary(os.path.join(run_dir, SUMMARY_FILE), summary)
     if cfg.get("plots", True):
         from mechjax.plot import save_run_plots
         mechanism = trainer.outcome_fn(loop.replica_params(result.state))
@@ -109,20 +133,18 @@ def _training_part(cfg: dict) -> dict:
     return {k: cfg.get(k) for k in ("problem", "mechanism", "inner", "constraint", "optim", "trainer", "seed")}
 
 
-def _evaluate_replicas(exp, trainer, state, evaluator) -> dict:
+def _evaluate_replicas(exp, trainer, state, evaluator, show: bool) -> dict:
+    """Every seed replica evaluated; one summary with per-seed values and spread (see ``combine_seeds``)."""
     started = time.perf_counter()
     per_seed = []
-    for r in range(exp.trainer.num_seeds):
-        mechanism = jax.jit(trainer.outcome_fn(loop.replica_params(state, r)))
-        per_seed.append(evaluator(mechanism, exp.problem))
-    summary = dict(per_seed[0])
-    if len(per_seed) > 1:  # every top-level number becomes the mean over seeds, with the values kept
-        for key, value in per_seed[0].items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "eval_seed":
-                values = [s[key] for s in per_seed]
-                summary[key] = sum(values) / len(values)
-                summary[f"{key}_seeds"] = values
-        summary["per_seed"] = per_seed
+    num_seeds = exp.trainer.num_seeds
+    with progress_lib.enabled(show):
+        for r in range(num_seeds):
+            if show and num_seeds > 1:
+                print(f"evaluating seed replica {r + 1} of {num_seeds}", file=sys.stderr)
+            mechanism = jax.jit(trainer.outcome_fn(loop.replica_params(state, r)))
+            per_seed.append(evaluator(mechanism, exp.problem))
+    summary = combine_seeds(per_seed)
     summary["eval_wall_s"] = round(time.perf_counter() - started, 2)
     return summary
 
@@ -134,7 +156,7 @@ def count_parameters(params) -> int:
 def read_config(run_dir: str) -> dict:
     path = os.path.join(run_dir, CONFIG_FILE)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"{run_dir} has no {CONFIG_FILE}: not a mechjax run directory")
+        raise DataError(f"{run_dir} has no {CONFIG_FILE}: not a mechjax run directory")
     with open(path) as f:
         return yaml.safe_load(f)
 
@@ -145,64 +167,132 @@ def load(run_dir: str, replica: int = 0, step: Optional[int] = None) -> tuple[Ca
     Args:
         run_dir: a run directory written by :func:`train`.
         replica: which seed replica (0 = the run's ``seed``).
-        step: which checkpoint (default: the latest).
+        step: which checkpoint (default: the latest good one).
 
     Returns:
         ``(mechanism, problem)``: ``mechanism`` is a plain jittable function (for auctions
-        ``bids [batch, bidders, items] -> (allocations, payments)``), in evaluation mode.
+        ``bids [batch, bidders, items] -> (allocations, payments)``), in evaluation mode, wrapped
+        by the problem kind's ``registry.LOADERS`` hook when it has one (e.g. input validation).
     """
-    return _load(run_dir, replica, step)[:2]
+    mechanism, problem, exp = _load(run_dir, replica, step)
+    wrap = registry.LOADERS.get(exp.kind)
+    return (wrap(mechanism, problem) if wrap is not None else mechanism), problem
+
+
+def _restore(run_dir: str, step: Optional[int] = None):
+    """``(exp, trainer, state, step)`` of a run: the given checkpoint or the latest good one."""
+    exp = config_lib.build(read_config(run_dir))
+    if not exp.learned:
+        return exp, None, None, None
+    trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
+    like = jax.eval_shape(jax.vmap(trainer.init), loop.replica_keys(exp.seed, exp.trainer.num_seeds))
+    like = like._replace(data=None)
+    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"), exp.trainer.max_to_keep)
+    try:
+        if step is None:
+            found = ckpt.restore_latest_good(like)
+            if found is None:
+                raise DataError(f"{run_dir}/checkpoints holds no checkpoint: training never saved one "
+                                f"(the first is written at step {exp.trainer.checkpoint_every}); nothing to evaluate")
+            step, state, _ = found
+        else:
+            state, _ = ckpt.restore(step, like)
+    finally:
+        ckpt.close()
+    return exp, trainer, state, step
 
 
 def _load(run_dir: str, replica: int = 0, step: Optional[int] = None):
-    exp = config_lib.build(read_config(run_dir))
-    if not exp.learned:
+    exp, trainer, state, _ = _restore(run_dir, step)
+    if trainer is None:
         return exp.mechanism, exp.problem, exp
-    trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
-    like = jax.eval_shape(jax.vmap(trainer.init), loop.replica_keys(exp.seed, exp.trainer.num_seeds))
-    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"), exp.trainer.max_to_keep)
-    try:
-        step = ckpt.latest_step() if step is None else step
-        if step is None:
-            raise FileNotFoundError(f"{run_dir}/checkpoints holds no checkpoint yet")
-        state, _ = ckpt.restore(step, like._replace(data=None))
-    finally:
-        ckpt.close()
     if not 0 <= replica < exp.trainer.num_seeds:
         raise ConfigError(f"replica must be in [0, {exp.trainer.num_seeds}), got {replica}")
     return trainer.outcome_fn(loop.replica_params(state, replica)), exp.problem, exp
 
 
+def _settings_digest(cfg: dict, kind: str) -> str:
+    section = cfg.get(registry.EVALUATOR_SECTIONS.get(kind, ""), None) or {}
+    return hashlib.sha1(json.dumps(section, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
 def evaluate(cfg, run_dir: Optional[str] = None, out_dir: Optional[str] = None) -> dict:
     """Evaluates a trained run (``run_dir``) or a classical mechanism (``cfg.mechanism``).
 
-    A trained run is evaluated on its own problem with the attacker in ``cfg.attack``; the
-    summary goes to ``<run_dir>/eval/<attack digest>/summary.json`` unless ``out_dir`` is given.
+    A trained run is evaluated on its own problem with the evaluator settings of ``cfg`` (every
+    seed replica). A run without ``summary.json`` (interrupted, diverged) is evaluated at its latest
+    good checkpoint, and the summary says so (``note``); a run with no checkpoint fails at once.
+    The summary goes to ``out_dir/summary.json``, by default ``<run_dir>/eval/<settings digest>/``.
+
+    Returns:
+        The summary dict (``eval_wall_s``: evaluation wall time; ``train_wall_s`` for a trained run).
     """
     cfg = config_lib.to_dict(cfg)
-    attack_section = cfg.get("attack") or {}
+    show = bool(cfg.get("progress", True))
+    note = None
     if run_dir:
-        mechanism, problem, exp = _load(run_dir)
-        _check_attack(exp, attack_section)
-        kind, learned = exp.kind, True
+        config_lib.check_top_level(cfg)
+        config_lib.check_evaluator_sections(cfg)
+        trained_summary = _read_summary(run_dir)
+        exp, trainer, state, step = _restore(run_dir)  # fails now, before evaluating, if nothing is saved
+        run_checks(exp, cfg)
+        kind = exp.kind
+        if trained_summary is None:
+            note = (f"{run_dir} has no {SUMMARY_FILE} (training was interrupted or diverged): evaluated the "
+                    f"latest good checkpoint, step {step} of {exp.trainer.steps}")
+            print(note.replace("evaluated the", "evaluating its"), file=sys.stderr)
+        evaluator = registry.evaluator_for(kind, cfg)
+        started = time.perf_counter()
+        if trainer is None:
+            with progress_lib.enabled(show):
+                summary = evaluator(jax.jit(exp.mechanism), exp.problem)
+        else:
+            summary = _evaluate_replicas(exp, trainer, state, evaluator, show)
+        learned = trainer is not None
+        summary["steps"] = step if trained_summary is None else trained_summary.get("steps", step)
+        if trained_summary and trained_summary.get("train_wall_s", trained_summary.get("wall_s")) is not None:
+            summary["train_wall_s"] = trained_summary.get("train_wall_s", trained_summary.get("wall_s"))
+        summary["run_dir"] = os.path.abspath(run_dir)
+        mechanism_name = read_config(run_dir)["mechanism"]["name"]
     else:
         exp = config_lib.build(cfg)
         if exp.learned:
             raise ConfigError("experiments/evaluate.py needs run_dir=... for a learned mechanism "
                               f"(mechanism.name={cfg['mechanism']['name']})")
-        mechanism, problem, kind, learned = exp.mechanism, exp.problem, exp.kind, False
-    evaluator = registry.evaluator_for(kind, cfg)
-    started = time.perf_counter()
-    summary = evaluator(jax.jit(mechanism), problem)
-    summary["wall_s"] = round(time.perf_counter() - started, 2)
-    summary["commit"] = git_commit()
-    summary["mechanism"] = (read_config(run_dir) if run_dir else cfg)["mechanism"]["name"]
-    summary["learned"] = learned
-    if run_dir:
-        summary["run_dir"] = os.path.abspath(run_dir)
-        with open(os.path.join(run_dir, SUMMARY_FILE)) as f:
-            summary["steps"] = json.load(f).get("steps")
+        run_checks(exp, cfg)
+        kind, learned, mechanism_name = exp.kind, False, cfg["mechanism"]["name"]
+        evaluator = registry.evaluator_for(kind, cfg)
+        started = time.perf_counter()
+        with progress_lib.enabled(show):
+            summary = evaluator(jax.jit(exp.mechanism), exp.problem)
+    eval_wall = round(time.perf_counter() - started, 2)
+    summary.update(kind=kind, wall_s=eval_wall, eval_wall_s=eval_wall, commit=git_commit(),
+                   mechanism=mechanism_name, learned=learned)
+    if note:
+        summary["note"] = note
+    if out_dir is None and run_dir:
+        out_dir = os.path.join(run_dir, "eval", _settings_digest(cfg, kind))
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
-        _write_json(os.path.join(out_dir, SUMMARY_FILE), summary)
+        write_summary(os.path.join(out_dir, SUMMARY_FILE), summary)
     return summary
+
+
+def _read_summary(run_dir: str) -> Optional[dict]:
+    path = os.path.join(run_dir, SUMMARY_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path} is unreadable ({err}); move it away to evaluate the latest checkpoint") from err
+
+
+def headline(summary: dict) -> float:
+    """The number a Hydra sweeper optimises: the first number among the kind's console rows."""
+    rows = registry.SUMMARY_ROWS.get(summary.get("kind"))
+    for _, value in (rows(summary) if rows else []):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    return 0.0

@@ -21,6 +21,7 @@ import importlib
 from typing import Any, Callable
 
 from mechjax.errors import ConfigError
+from mechjax.validate import check_fields
 
 PROBLEMS: dict[str, Callable] = {}
 MECHANISMS: dict[str, Callable] = {}
@@ -37,7 +38,7 @@ LOADERS: dict[str, Callable] = {}  # kind -> (mechanism_fn, problem) -> the call
 CHECKS: dict[str, Callable] = {}  # kind -> (experiment, cfg) -> None: cross-section checks before training
 
 # The domains, in import order. A domain's import error fails loudly: it is never an "unknown choice".
-DOMAINS: tuple[str, ...] = ("auctions", "voting")
+DOMAINS: tuple[str, ...] = ("auctions", "voting", "inverse", "delegation", "budgeting", "alignment")
 
 
 def import_domains() -> None:
@@ -93,7 +94,11 @@ def lookup(table: dict, name: Any, field: str) -> Callable:
 
 
 def from_section(cls, section: dict, prefix: str, drop: tuple[str, ...] = (), **extra):
-    """Builds dataclass ``cls`` from a config section, naming ``prefix.<key>`` for unknown keys."""
+    """Builds dataclass ``cls`` from a config section, naming ``prefix.<key>`` for unknown keys.
+
+    Values are checked against the field annotations first (:func:`mechjax.validate.check_fields`):
+    a wrong type or a non-finite float fails naming ``prefix.<key>``.
+    """
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
     for key, value in section.items():
@@ -102,6 +107,7 @@ def from_section(cls, section: dict, prefix: str, drop: tuple[str, ...] = (), **
         if key not in names:
             raise ConfigError(f"{prefix}.{key} is not a setting of {cls.__name__}; expected one of {sorted(names)}")
         kwargs[key] = tuple(value) if isinstance(value, list) else value
+    kwargs = check_fields(cls, kwargs, prefix)
     kwargs.update(extra)
     try:
         return cls(**kwargs)

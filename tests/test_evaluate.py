@@ -1,6 +1,9 @@
 """The strong evaluator: zero regret for truthful baselines, real regret for first price, and the optimum flag."""
 
+import os
+
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 from mechjax import experiment
@@ -78,3 +81,129 @@ def test_classical_mechanism_evaluates_through_the_config():
                                                  config_name="evaluate"))
     assert summary["revenue"] == pytest.approx(5 / 12, abs=4 * summary["revenue_stderr"])
     assert summary["regret_max"] <= 1e-6 and summary["learned"] is False
+
+
+# --- known optima follow the setting, never the preset it was written for
+
+def test_optimum_follows_overrides_of_the_setting():
+    from mechjax import config as config_lib
+    from mechjax import registry
+
+    registry.import_domains()
+
+    def build(*overrides):  # the problem section alone: no network is built
+        return registry.PROBLEMS["auction"](config_lib.to_dict(compose_config(list(overrides)))["problem"])
+
+    assert build().optimal_revenue == pytest.approx(0.5491)  # the default 1x2 preset
+    assert build("problem.num_bidders=5", "problem.num_items=10").optimal_revenue is None
+    assert build("problem=auction/additive_5x10").optimal_revenue is None
+    assert build("problem=auction/additive_2x3").optimal_revenue is None
+    assert build("problem=auction/unit_2x2").optimal_revenue is None
+    assert build("problem=auction/unit_1x2").optimal_revenue == pytest.approx(0.3843)
+    assert build("problem=auction/single_item_3", "problem.num_bidders=4").optimal_revenue == pytest.approx(0.6125)
+    assert build("problem.optimal_revenue=null").optimal_revenue is None
+    assert build("problem.optimal_revenue=0.55").optimal_revenue == 0.55  # agrees within the tolerance
+    assert build("problem=auction/additive_2x2", "problem.optimal_revenue=0.9").optimal_revenue == 0.9  # none known
+
+
+@pytest.mark.parametrize("bidders,low,high", [(1, 0.0, 1.0), (2, 0.0, 1.0), (3, 2.0, 3.0), (4, 0.5, 1.0), (7, 0.0, 4.0)])
+def test_single_item_optimum_matches_myerson_auction_by_monte_carlo(bidders, low, high):
+    """The closed form against Myerson's auction simulated directly (second price, reserve max(low, high/2))."""
+    from mechjax.auctions.optima import known_optimum
+    rng = np.random.default_rng(bidders)
+    v = np.sort(rng.uniform(low, high, size=(400_000, bidders)), axis=1)
+    reserve = max(low, high / 2)
+    second = v[:, -2] if bidders > 1 else np.full(len(v), low)
+    revenue = np.where(v[:, -1] >= reserve, np.maximum(second, reserve), 0.0)
+    stderr = revenue.std() / np.sqrt(len(revenue))
+    assert known_optimum(bidders, 1, "additive", [low], [high]).revenue == pytest.approx(revenue.mean(), abs=4 * stderr)
+
+
+def test_manelli_vincent_optimum_matches_its_menu():
+    """The 1x2 table entry against the optimal menu itself (items at 2/3, bundle at (4 - sqrt 2)/3)."""
+    from mechjax.auctions.optima import known_optimum
+    v = np.random.default_rng(0).uniform(size=(1_000_000, 2))
+    prices = np.array([0.0, 2 / 3, 2 / 3, (4 - np.sqrt(2)) / 3])
+    utility = np.stack([np.zeros(len(v)), v[:, 0] - prices[1], v[:, 1] - prices[2], v.sum(1) - prices[3]], 1)
+    revenue = prices[utility.argmax(1)]
+    entry = known_optimum(1, 2, "additive", [0, 0], [1, 1])
+    assert entry.revenue == pytest.approx(revenue.mean(), abs=4 * revenue.std() / 1000 + 1e-4)
+
+
+def test_non_finite_summary_is_refused_naming_the_key(tmp_path):
+    from mechjax.errors import NonFiniteError
+    path = tmp_path / "summary.json"
+    with pytest.raises(NonFiniteError, match=r"sizes\[1\]\.accuracy"):
+        experiment.write_summary(str(path), {"revenue": 0.5, "sizes": [{"accuracy": 1.0}, {"accuracy": float("nan")}]})
+    assert not path.exists()
+    experiment.write_summary(str(path), {"revenue": 0.5})
+    assert path.exists()
+
+
+# --- several seeds, and evaluating runs that did not finish
+
+@pytest.fixture(scope="module")
+def two_seed_run(tmp_path_factory):
+    from conftest import TINY
+    run_dir = tmp_path_factory.mktemp("two_seeds")
+    cfg = compose_config([*TINY, "trainer.num_seeds=2", "trainer.steps=10", "trainer.checkpoint_every=10"])
+    return run_dir, experiment.train(cfg, str(run_dir))
+
+
+@pytest.mark.slow
+def test_multi_seed_summary_keeps_every_seed_and_the_spread(two_seed_run):
+    import json
+
+    from mechjax.report import summary_table
+    run_dir, summary = two_seed_run
+    written = json.load(open(run_dir / "summary.json"))
+    per_seed = written["per_seed"]
+    assert len(per_seed) == 2 and per_seed[0]["revenue"] != per_seed[1]["revenue"]
+    assert written["revenue"] == pytest.approx(np.mean([s["revenue"] for s in per_seed]))
+    assert written["revenue_seeds"] == [s["revenue"] for s in per_seed]
+    # list fields are per seed too (they used to be seed 0's)
+    assert written["regret_per_bidder_seeds"] == [s["regret_per_bidder"] for s in per_seed]
+    assert written["regret_per_bidder"] == pytest.approx(np.mean([s["regret_per_bidder"] for s in per_seed], axis=0))
+    spread = written["seed_spread"]["regret"]
+    values = [s["regret"] for s in per_seed]
+    assert spread == pytest.approx({"mean": np.mean(values), "std": np.std(values), "min": min(values), "max": max(values)})
+    table = summary_table(summary)
+    assert "±" in table and "seeds" in table
+    for value in values:
+        assert f"{value:.6g}" in table
+    assert "training wall time" in table and "evaluation wall time" in table
+
+
+@pytest.mark.slow
+def test_evaluate_a_run_without_summary_uses_its_latest_checkpoint(two_seed_run, tmp_path):
+    import json
+    import shutil
+    run_dir = tmp_path / "interrupted"
+    shutil.copytree(two_seed_run[0], run_dir)
+    os.remove(run_dir / "summary.json")
+    out = tmp_path / "eval"
+    cfg = compose_config([*SMALL_ATTACK], config_name="evaluate")
+    summary = experiment.evaluate(cfg, run_dir=str(run_dir), out_dir=str(out))
+    assert "latest good checkpoint, step 10" in summary["note"] and summary["steps"] == 10
+    written = json.load(open(out / "summary.json"))  # the result is written
+    assert written["note"] == summary["note"] and len(written["per_seed"]) == 2
+
+
+def test_evaluate_a_run_without_checkpoints_fails_before_evaluating(tmp_path, monkeypatch):
+    import yaml
+
+    from mechjax import config as config_lib
+    from mechjax import registry
+    from mechjax.errors import DataError
+
+    from conftest import TINY
+    cfg = config_lib.to_dict(compose_config([*TINY]))
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    monkeypatch.setitem(registry.EVALUATORS, "auction", lambda *a: pytest.fail("evaluated a run with no checkpoint"))
+    with pytest.raises(DataError, match="no checkpoint"):
+        experiment.evaluate(compose_config([*SMALL_ATTACK], config_name="evaluate"), run_dir=str(tmp_path),
+                            out_dir=str(tmp_path / "eval"))
+
+
+SMALL_ATTACK = ["attack.steps=5", "attack.restarts=1", "attack.grid=3", "attack.grid_init=1", "attack.num_samples=64",
+                "attack.revenue_samples=256", "attack.batch_size=64", "attack.allow_weak=true", "progress=false"]

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechjax import progress
 from mechjax.auctions.problem import AuctionProblem, utilities
 from mechjax.core.adversary import ascend
 from mechjax.errors import ConfigError
@@ -73,6 +74,8 @@ class AttackConfig:
             raise ConfigError("attack.grid must be 0 (off) or >= 2")
         if not self.lr > 0:
             raise ConfigError(f"attack.lr must be > 0, got {self.lr}")
+        if self.seed < 0:
+            raise ConfigError(f"attack.seed must be >= 0, got {self.seed}")
 
     @property
     def strength(self) -> int:
@@ -132,11 +135,16 @@ def _make_batch_attack(problem: AuctionProblem, mechanism: Callable, attack: Att
     return jax.jit(attack_batch), use_grid
 
 
-def _revenues(mechanism: Callable, problem: AuctionProblem, key, num_samples: int, batch_size: int) -> np.ndarray:
+def _revenues(mechanism: Callable, problem: AuctionProblem, key, num_samples: int, batch_size: int,
+              bar=None) -> np.ndarray:
     batch_size = min(batch_size, num_samples)
     total = jax.jit(lambda k: mechanism(problem.sample(k, batch_size))[1].sum(axis=-1))
-    return np.concatenate([np.asarray(total(jax.random.fold_in(key, i)))
-                           for i in range(max(1, num_samples // batch_size))])
+    out = []
+    for i in range(max(1, num_samples // batch_size)):
+        out.append(np.asarray(total(jax.random.fold_in(key, i))))
+        if bar is not None:
+            bar.update(len(out[-1]))
+    return np.concatenate(out)
 
 
 def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: AttackConfig = AttackConfig()) -> dict:
@@ -159,14 +167,19 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
     attack_batch, use_grid = _make_batch_attack(problem, mechanism, attack)
     key = jax.random.key(attack.seed)
     regrets, irs = [], []
-    for i in range(max(1, attack.num_samples // batch_size)):
-        k_values, k_attack = jax.random.split(jax.random.fold_in(key, i))
-        values = problem.sample(k_values, batch_size)
-        regret, ir = attack_batch(values, k_attack)
-        regrets.append(np.asarray(regret))
-        irs.append(np.asarray(ir))
+    batches = max(1, attack.num_samples // batch_size)
+    with progress.bar(batches * batch_size, "evaluate: attack", "sample") as bar:
+        for i in range(batches):
+            k_values, k_attack = jax.random.split(jax.random.fold_in(key, i))
+            values = problem.sample(k_values, batch_size)
+            regret, ir = attack_batch(values, k_attack)
+            regrets.append(np.asarray(regret))
+            irs.append(np.asarray(ir))
+            bar.update(batch_size)
     regret, ir = np.concatenate(regrets), np.concatenate(irs)
-    revenue = _revenues(mechanism, problem, jax.random.fold_in(key, 2**31 - 1), attack.revenue_samples, attack.batch_size * 8)
+    with progress.bar(attack.revenue_samples, "evaluate: revenue", "sample") as bar:
+        revenue = _revenues(mechanism, problem, jax.random.fold_in(key, 2**31 - 1), attack.revenue_samples,
+                            attack.batch_size * 8, bar)
     per_bidder = regret.mean(axis=0)
     summary = {
         "revenue": float(revenue.mean()),
@@ -180,6 +193,7 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
         "revenue_samples": int(len(revenue)),
         "attack": {**asdict(attack), "grid_used": bool(use_grid), "strength": attack.strength},
         "optimal_revenue": problem.optimal_revenue,
+        "optimal_revenue_source": getattr(problem, "optimal_revenue_source", None),
         "revenue_excess_bound": None,
         "revenue_exceeds_optimum": None,
     }

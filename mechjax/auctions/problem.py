@@ -31,7 +31,7 @@ def deviation_profiles(values: Float[Array, "b n m"], misreports: Float[Array, "
                        ) -> Float[Array, "r b n n m"]:
     """``profiles[r, b, i]`` = the truthful bids of sample b with bidder i's row set to her misreport."""
     n = values.shape[1]
-    eye = jnp.eye(n, dtype=values.dtype)[:, :, None]  # [deviator, bidder, 1]
+    eye = jnp.eye(n, dtype=values.dtype)[None, None, :, :, None]  # [1, 1, deviator, bidder, 1]
     return values[None, :, None] * (1.0 - eye) + misreports[:, :, :, None, :] * eye
 
 
@@ -42,14 +42,23 @@ class AuctionProblem:
     Attributes:
         valuations: the value distribution (also the report space: bids are clipped to it).
         optimal_revenue: the known optimum, if any (the evaluator flags revenue above it).
+        optimal_revenue_source: where ``optimal_revenue`` comes from (paper or closed form).
     """
 
     valuations: UniformValuations
     optimal_revenue: Optional[float] = None
+    optimal_revenue_source: Optional[str] = None
 
     @property
     def num_agents(self) -> int:
         return self.valuations.num_bidders
+
+    def check_inner(self, kind: str) -> None:
+        """Called by the config layer: misreports come from ``adversary``; ``none`` trains on revenue
+        alone (DSIC-by-construction menus such as RochetNet), with no regret claimed."""
+        if kind not in ("adversary", "none"):
+            from mechjax.errors import ConfigError
+            raise ConfigError(f"inner.kind={kind} does not apply to auctions; use inner=adversary or inner=none")
 
     @property
     def num_items(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import typing
 from dataclasses import dataclass
 from typing import Optional, Sequence, Union
 
@@ -13,9 +15,11 @@ from mechjax.auctions.nets.equivariant import EquivariantNet
 from mechjax.auctions.nets.regretformer import RegretFormer
 from mechjax.auctions.nets.regretnet import RegretNet
 from mechjax.auctions.nets.rochetnet import RochetNet
+from mechjax.auctions.optima import resolve_optimum
 from mechjax.auctions.problem import AuctionProblem
 from mechjax.auctions.valuations import DEMANDS, UniformValuations
 from mechjax.errors import ConfigError
+from mechjax.validate import convert
 
 Bound = Union[float, Sequence[float]]
 
@@ -30,7 +34,9 @@ class AuctionConfig:
         num_items: m >= 1.
         demand: ``additive`` or ``unit``.
         low, high: value bounds, a number (every item) or one number per item.
-        optimal_revenue: the known optimal revenue, if any (the evaluator flags revenue above it).
+        optimal_revenue: ``auto`` (default: the known optimum of this very setting from
+            :mod:`mechjax.auctions.optima`, or none), ``null`` (none), or a number (must agree with
+            a known optimum). The evaluator flags revenue above it.
     """
 
     kind: str = "auction"
@@ -39,7 +45,7 @@ class AuctionConfig:
     demand: str = "additive"
     low: Bound = 0.0
     high: Bound = 1.0
-    optimal_revenue: Optional[float] = None
+    optimal_revenue: Union[float, str, None] = "auto"
 
     def __post_init__(self):
         for name in ("num_bidders", "num_items"):
@@ -52,14 +58,22 @@ class AuctionConfig:
             value = getattr(self, name)
             if isinstance(value, (tuple, list)) and len(value) != self.num_items:
                 raise ConfigError(f"problem.{name} has {len(value)} entries but problem.num_items={self.num_items}")
+        self.optimum()  # a wrong explicit optimum fails here
 
     def per_item(self, value: Bound) -> list[float]:
         return [float(v) for v in value] if isinstance(value, (tuple, list)) else [float(value)] * self.num_items
 
+    def optimum(self) -> tuple[Optional[float], Optional[str]]:
+        """``(optimal revenue or None, source)`` of this setting (see ``optimal_revenue``)."""
+        setting = f"{self.num_bidders} bidder(s) x {self.num_items} item(s), {self.demand}"
+        return resolve_optimum(setting, self.optimal_revenue, self.num_bidders, self.num_items, self.demand,
+                               self.per_item(self.low), self.per_item(self.high))
+
     def build(self) -> AuctionProblem:
         valuations = UniformValuations.per_item(self.num_bidders, self.per_item(self.low),
                                                 self.per_item(self.high), self.demand)
-        return AuctionProblem(valuations, self.optimal_revenue)
+        optimum, source = self.optimum()
+        return AuctionProblem(valuations, optimum, source)
 
 
 @registry.register(registry.PROBLEMS, "auction")
@@ -180,16 +194,80 @@ def evaluate(mechanism_fn, problem: AuctionProblem, attack_section: Optional[dic
 
 
 def _register_baselines() -> None:
-    try:
-        from mechjax.auctions import baselines
-    except ImportError:  # the classical baselines are optional until their module lands
-        return
+    from mechjax.auctions import baselines
     for name in baselines.BASELINES:
         def build(section: dict, problem: AuctionProblem, kind: str, _name=name):
             _require_auction(kind, _name)
             options = {k: v for k, v in section.items() if k != "name"}
+            hints = typing.get_type_hints(baselines.BASELINES[_name])
+            options = {k: convert(v, hints.get(k, typing.Any), f"mechanism.{k}") for k, v in options.items()}
             return baselines.build_baseline(_name, problem.valuations, **options)
         registry.CLASSICAL[name] = build
 
 
+# --- hooks the front door calls for problem.kind=auction (it names no domain itself)
+
+DSIC_MENUS = ("rochetnet",)  # truthful by construction: nothing to train against
+
+
+@registry.register(registry.CHECKS, "auction")
+def check_auction(exp, cfg: dict) -> None:
+    """Before training or evaluating: the evaluation attacker must be stronger than training's, and a
+    DSIC-by-construction menu must not train an adversary it cannot use."""
+    name = (exp.cfg.get("mechanism") or {}).get("name")
+    inner = exp.inner
+    if name in DSIC_MENUS:
+        kinds = ((exp.cfg.get("inner") or {}).get("kind"), (exp.cfg.get("constraint") or {}).get("kind"))
+        legacy = kinds == ("adversary", "none") and getattr(inner, "steps", None) == 0  # runs made before inner=none
+        if kinds != ("none", "none") and not legacy:
+            raise ConfigError(
+                f"mechanism.name={name} is DSIC by construction: train it with inner=none constraint=none "
+                f"(got inner.kind={kinds[0]}, constraint.kind={kinds[1]}, which would train a "
+                f"{getattr(inner, 'steps', '?')}-step adversary for nothing); or use +experiment=rochetnet_1x2")
+    if hasattr(inner, "steps") and hasattr(inner, "restarts") and inner.steps > 0:
+        attack_config(cfg.get("attack")).check_stronger_than(inner.steps, inner.restarts)
+
+
+@registry.register(registry.SUMMARY_ROWS, "auction")
+def summary_rows(summary: dict) -> list:
+    """Console rows of an auction summary: revenue (and the optimum), regret under the strong attacker, IR."""
+    rows = [("revenue", summary.get("revenue"))]
+    if summary.get("optimal_revenue") is not None:
+        rows.append(("optimal revenue (known)", summary["optimal_revenue"]))
+    if summary.get("revenue_exceeds_optimum"):
+        rows.append(("WARNING", f"revenue exceeds the optimum {summary.get('optimal_revenue')} by more "
+                                "than regret explains: the attacker missed deviations"))
+    rows += [("regret (strong attacker)", summary.get("regret")),
+             ("regret per bidder", summary.get("regret_per_bidder")),
+             ("regret max", summary.get("regret_max")),
+             ("IR violation", summary.get("ir_violation"))]
+    attack = summary.get("attack")
+    if isinstance(attack, dict):
+        starts = 1 + attack.get("restarts", 0) + attack.get("grid_init", 0)
+        rows.append(("attacker", f"{attack.get('steps')} steps x {starts} starts, grid "
+                                 f"{attack.get('grid') if attack.get('grid_used') else 'off'}"))
+    return rows
+
+
+@registry.register(registry.PLOTS, "auction")
+def plots(run_dir: str, mechanism_fn, problem: AuctionProblem, history: list) -> list:
+    """Learning curves with the known optimum as a line; the allocation map of a 1 x 2 auction."""
+    from mechjax import plot
+    paths = []
+    if history and problem.optimal_revenue is not None:
+        label = f"optimum {problem.optimal_revenue:.4g}"
+        paths.append(plot.learning_curves(history, os.path.join(run_dir, "curves.png"),
+                                          references={"revenue": (problem.optimal_revenue, label)}))
+    if problem.num_agents == 1 and problem.num_items == 2:
+        v = problem.valuations
+        paths.append(plot.allocation_map(mechanism_fn, v.low[0], v.high[0],
+                                         os.path.join(run_dir, "allocation_map.png")))
+    return paths
+
+
 _register_baselines()
+
+from mechjax.auctions import tables as _tables  # noqa: E402,F401  (registers the auction results tables)
+from mechjax.auctions.loaded import validated_mechanism  # noqa: E402
+
+registry.LOADERS["auction"] = validated_mechanism  # mechjax.load: bids checked before the jitted mechanism

@@ -30,7 +30,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from mechjax import progress
 from mechjax.errors import ConfigError
+from mechjax.validate import check_fields
 from mechjax.voting import axioms as axioms_lib
 from mechjax.voting import losses
 from mechjax.voting.manipulation import MAX_CANDIDATES, single_voter_manipulation
@@ -97,6 +99,7 @@ class VotingEvalConfig:
 
     def search(self) -> RelaxedSearch:
         settings = {k: tuple(v) if isinstance(v, list) else v for k, v in (self.relaxed_search or {}).items()}
+        settings = check_fields(RelaxedSearch, settings, "voting_eval.relaxed_search")  # types, finiteness
         try:
             return RelaxedSearch(**settings)
         except TypeError as err:
@@ -147,6 +150,12 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
         A flat dict of numbers plus ``welfare_classical`` and ``sizes`` tables (JSON-ready).
     """
     cfg = cfg or VotingEvalConfig()
+    stages = 2 + bool(cfg.audit_profiles and cfg.axioms) + bool(cfg.manipulation_profiles)
+    with progress.bar(stages, "evaluate: held-out profiles", "stage") as bar:
+        return _evaluate(mechanism, problem, cfg, bar)
+
+
+def _evaluate(mechanism: Callable, problem, cfg: VotingEvalConfig, bar) -> dict:
     key = jax.random.key(cfg.seed)
     k_main, k_sizes, k_audit, k_manip = jax.random.split(key, 4)
     n, m = problem.num_agents, problem.num_candidates
@@ -181,6 +190,8 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
             "rule": best, "welfare": classical[best]["utilitarian"], "difference": float(diff.mean()),
             "difference_stderr": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
 
+    bar.update(1)
+    bar.set_description("evaluate: other sizes")
     # --- other sizes: fixed-size profiles of the same culture
     rule = as_ranking_rule(mechanism)
     sizes = []
@@ -197,6 +208,8 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
         row["welfare_utilitarian"] = _welfare(p, utilities, np.ones((cfg.profiles, sn)))["utilitarian"]
         sizes.append(row)
     summary["sizes"] = sizes
+    bar.update(1)
+    bar.set_description("evaluate: axioms")
 
     # --- axiom audits and exhaustive manipulation at the training maxima
     fixed = problem.culture
@@ -206,6 +219,8 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
         results = axioms_lib.audit(rule, np.asarray(profile.rankings), jax.random.fold_in(k_audit, 1), axioms=tuple(cfg.axioms), **options)
         summary["axioms"] = {a: {"rate": r.rate if r.num_applicable else None, "applicable": r.num_applicable}
                              for a, r in results.items()}
+        bar.update(1)
+    bar.set_description("evaluate: manipulation")
     if cfg.manipulation_profiles:
         profile = fixed.sample(k_manip, cfg.manipulation_profiles)
         started = time.perf_counter()
@@ -223,5 +238,6 @@ def evaluate_voting(mechanism: Callable, problem, cfg: Optional[VotingEvalConfig
                                    "profiles": cfg.manipulation_profiles,
                                    "mean_best_gain": float(np.maximum(result.gain, 0).max(-1).mean()),
                                    "wall_s": round(time.perf_counter() - started, 2)}
+        bar.update(1)
     return summary
 

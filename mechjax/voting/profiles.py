@@ -187,12 +187,12 @@ def _mallows(key, batch_size, num_voters, num_candidates, phi, central):
     logits = jnp.where(d[None, :] == 0, 0.0, d[None, :] * log_phi)
     logits = jnp.where(d[None, :] <= d[:, None], logits, -jnp.inf)
     inversions = jax.random.categorical(k_ins, logits, shape=(batch_size, num_voters, m))
-    slots = d - inversions  # slot of item i in the list built so far, in 0..i
+    slots = d[None, None] - inversions  # slot of item i in the list built so far, in 0..i
     order = jnp.zeros((batch_size, num_voters, m), jnp.int32)
     for i in range(m):  # m is static and small; each step is a vectorised insertion
         j = slots[..., i:i + 1]
         shifted = jnp.concatenate([order[..., :1], order[..., :-1]], axis=-1)
-        order = jnp.where(d < j, order, jnp.where(d == j, i, shifted))
+        order = jnp.where(d[None, None] < j, order, jnp.where(d[None, None] == j, i, shifted))
     if central == "identity":
         return order
     centre = _ic(k_central, batch_size, 1, m)  # [batch, 1, m]
@@ -216,11 +216,11 @@ def urn(key: PRNGKeyArray, batch_size: int, num_voters: int, num_candidates: int
 def _urn(key, batch_size, num_voters, num_candidates, alpha):
     k_fresh, k_copy, k_src = jax.random.split(key, 3)
     fresh = _ic(k_fresh, batch_size, num_voters, num_candidates)
-    i = jnp.arange(num_voters)
+    i = jnp.arange(num_voters)[None]  # [1, n]: explicit broadcasting over the batch
     p_copy = i * alpha / (1.0 + i * alpha)
     copies = jax.random.uniform(k_copy, (batch_size, num_voters)) < p_copy
     source = jnp.floor(jax.random.uniform(k_src, (batch_size, num_voters)) * i).astype(jnp.int32)
-    parent = jnp.where(copies, jnp.minimum(source, jnp.maximum(i - 1, 0)), i)
+    parent = jnp.where(copies, jnp.minimum(source, jnp.maximum(i - 1, 0)), jnp.broadcast_to(i, copies.shape))
     # Pointer doubling: every chain of copies ends at a fresh ballot within log2(n) hops.
     for _ in range(max(1, int(np.ceil(np.log2(max(num_voters, 2)))))):
         parent = jnp.take_along_axis(parent, parent, axis=1)
@@ -422,6 +422,8 @@ class CultureConfig:
         _check_range("phi", self.phi, 0.0, 1.0)
         _check_range("alpha", self.alpha, 0.0)
         _check_range("concentration", self.concentration, 1e-6)
+        if not isinstance(self.dims, int) or self.dims < 1:  # used only by euclidean, checked for every culture
+            raise ConfigError(f"culture.dims must be an int >= 1, got {self.dims!r}")
         if self.strengths is not None and len(self.strengths) != self.num_candidates:
             raise ConfigError(f"culture.strengths must have num_candidates = {self.num_candidates} "
                               f"entries, got {len(self.strengths)}")

@@ -168,3 +168,23 @@ def build_exhaustive_ballots(section: dict, problem) -> ExhaustiveBallots:
 @registry.register_evaluator("voting", section="voting_eval", config_cls=VotingEvalConfig)
 def evaluate(mechanism_fn, problem: VotingProblem, section: Optional[dict]) -> dict:
     return evaluate_voting(mechanism_fn, problem, registry.from_section(VotingEvalConfig, dict(section or {}), "voting_eval"))
+
+
+@registry.register(registry.SUMMARY_ROWS, "voting")
+def summary_rows(summary: dict) -> list:
+    """Console rows of a voting summary: accuracy, welfare next to the best classical rule, axioms,
+    manipulability."""
+    best = summary.get("best_classical_utilitarian") or {}
+    rows = [("accuracy vs target", summary.get("accuracy")),
+            ("utilitarian welfare", summary.get("welfare_utilitarian")),
+            (f"best classical ({best.get('rule')})" if best else "best classical", best.get("welfare"))]
+    for axiom, result in (summary.get("axioms") or {}).items():
+        rows.append((f"{axiom} satisfaction", result.get("rate")))
+    rows.append(("manipulable (exhaustive)" if "exhaustive" in str((summary.get("manipulation") or {}).get("attacker"))
+                 else "manipulable (lower bound)", summary.get("manipulability")))
+    return rows
+
+from mechjax.voting import tables as _tables  # noqa: E402,F401  (registers the voting results tables)
+from mechjax.voting.trained import validated_ballot_rule  # noqa: E402
+
+registry.LOADERS["voting"] = validated_ballot_rule  # mechjax.load: the net on Ballots, input checked
