@@ -137,9 +137,10 @@ def test_fit_rejects_bad_inputs_before_compiling(congestion_data):
 
 @pytest.mark.parametrize("name, decayed", [
     ("neural", {"kernel"}), ("tabular", {"table"}), ("congestion", set()), ("public_goods", set()),
-    ("anonymous", set()), ("anonymous_neural", {"kernel"}),
+    ("anonymous", {"interaction"}), ("anonymous_neural", {"kernel"}),
 ])
-def test_weight_decay_touches_only_kernels_and_tables(name, decayed):
+def test_weight_decay_touches_only_matrices(name, decayed):
+    # kernels, payoff tables and the anonymous family's interaction matrix; never biases or per-action vectors
     module = models.make_model(name, 3, 4, jax.random.key(0))
     params = nnx.split(module, nnx.Param)[1]
     for path, flag in jax.tree_util.tree_flatten_with_path(models.decay_mask(params))[0]:

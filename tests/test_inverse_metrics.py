@@ -117,3 +117,16 @@ def test_expected_joint_visitation_has_each_agents_policy_as_its_marginal():
     point = np.zeros((1, 1, 4, 3))
     point[0, 0, [0, 1, 2, 3], [2, 0, 1, 2]] = 1.0
     assert np.argmax(metrics.visitation(point)) == 2 * 27 + 0 * 9 + 1 * 3 + 2
+
+
+def test_payoff_difference_correlation_is_scale_free_and_gauge_invariant():
+    game = DenseGame(CongestionTolls.random(jax.random.key(8)).payoffs)
+    shifted = gauge_shift(game, jax.random.key(9))
+    assert metrics.payoff_difference_correlation(game, shifted) == pytest.approx(1.0, abs=1e-5)
+    doubled = DenseGame(2.0 * game.payoffs)  # what a fit assuming half the true beta learns
+    assert metrics.payoff_difference_correlation(game, doubled) == pytest.approx(1.0, abs=1e-5)
+    assert metrics.payoff_difference_mse(game, doubled) > 1e-3
+    assert metrics.payoff_difference_correlation(game, DenseGame(-game.payoffs)) == pytest.approx(-1.0, abs=1e-5)
+    assert metrics.payoff_difference_correlation(game, TrivialGame(4, 5)) == 0.0
+    noise = DenseGame(jax.random.normal(jax.random.key(10), game.payoffs.shape))
+    assert abs(metrics.payoff_difference_correlation(game, noise)) < 0.2

@@ -8,7 +8,7 @@ is trained against (an adversary searching misreports, or unrolled agent learnin
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 import jax
 
@@ -40,6 +40,25 @@ class Problem(Protocol):
 
     def loss_terms(self, outcome_fn: OutcomeFn, batch: PyTree, solution: PyTree) -> Terms:
         """Scores ``outcome_fn`` on ``batch`` given the inner solver's ``solution``."""
+
+
+@runtime_checkable
+class MisreportProblem(Protocol):
+    """What an adversary (``core.adversary.Adversary``) needs from a problem to search misreports.
+
+    A problem whose agents report something continuous (bids, relaxed ballots) declares this; one
+    whose "reports" are observed data (DIML) does not, and ``inner=adversary`` refuses it. A problem
+    may also carry ``report_scale`` (the width of the report space) for scale-free step sizes.
+    """
+
+    def deviation_utility(self, outcome_fn: OutcomeFn, batch: PyTree, misreports: jax.Array) -> jax.Array:
+        """``[restarts, batch, agents]``: each agent's utility when she alone reports ``misreports[r, b, i]``."""
+
+    def project(self, reports: jax.Array) -> jax.Array:
+        """The projection of ``reports`` onto the report space."""
+
+    def random_reports(self, key: jax.Array, batch: PyTree, restarts: int) -> jax.Array:
+        """``[restarts, batch, agents, ...]`` random reports (the adversary's starts)."""
 
 
 class InnerSolver(Protocol):

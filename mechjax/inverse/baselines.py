@@ -20,8 +20,8 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from mechjax.errors import ConfigError
-from mechjax.inverse import diml
 from mechjax.inverse.dynamics import LogitQ, check_learner, validate_actions
+from mechjax.inverse.fit import FitConfig, fit
 from mechjax.inverse.games import MAX_DENSE_ENTRIES, DenseGame, TrivialGame, joint_action_strides
 
 PARAMETRIC_FAMILIES = ("congestion", "public_goods", "anonymous")
@@ -32,18 +32,18 @@ def trivial(num_agents: int, num_actions: int) -> TrivialGame:
     return TrivialGame(int(num_agents), int(num_actions))
 
 
-MLE_CONFIG = diml.FitConfig(steps=1000, burn_in=24, learning_rate=1e-2, weight_decay=0.1)
+MLE_CONFIG = FitConfig(steps=1000, burn_in=24, learning_rate=1e-2, weight_decay=0.1)
 
 
-def tabular_mle(actions, num_actions: int, learner, config: diml.FitConfig | None = None, **overrides):
+def tabular_mle(actions, num_actions: int, learner, config: FitConfig | None = None, **overrides):
     """DIML's likelihood over unrestricted payoff tables (returns a ``LearnedGame``).
 
     ``config`` defaults to ``MLE_CONFIG`` (the benchmark's setting, chosen on development seeds).
     """
-    return diml.fit(actions, num_actions, learner, "tabular", config or MLE_CONFIG, **overrides)
+    return fit(actions, num_actions, learner, "tabular", config or MLE_CONFIG, **overrides)
 
 
-def parametric_mle(actions, num_actions: int, learner, family: str, config: diml.FitConfig | None = None,
+def parametric_mle(actions, num_actions: int, learner, family: str, config: FitConfig | None = None,
                    **overrides):
     """DIML's likelihood over a correctly specified parametric family (returns a ``LearnedGame``).
 
@@ -51,7 +51,7 @@ def parametric_mle(actions, num_actions: int, learner, family: str, config: diml
     """
     if family not in PARAMETRIC_FAMILIES:
         raise ConfigError(f"family must be one of {PARAMETRIC_FAMILIES}, got {family!r}")
-    return diml.fit(actions, num_actions, learner, family, config or MLE_CONFIG, **overrides)
+    return fit(actions, num_actions, learner, family, config or MLE_CONFIG, **overrides)
 
 
 @dataclass(frozen=True, eq=False)

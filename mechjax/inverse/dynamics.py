@@ -117,6 +117,39 @@ class MultiplicativeWeights:
 
 
 LEARNERS = (LogitQ, MultiplicativeWeights)
+LEARNER_NAMES = {"logit_q": LogitQ, "multiplicative_weights": MultiplicativeWeights}
+
+
+def learner_from_config(section, field: str = "learner"):
+    """A learner from a config mapping ``{name: logit_q | multiplicative_weights, <its fields>}``.
+
+    Errors name ``field`` (e.g. ``problem.learner.beta``).
+    """
+    if not isinstance(section, dict):
+        raise ConfigError(f"{field} must be a mapping with a name ({sorted(LEARNER_NAMES)}), got {section!r}")
+    section = dict(section)
+    name = section.pop("name", None)
+    if name not in LEARNER_NAMES:
+        raise ConfigError(f"{field}.name must be one of {sorted(LEARNER_NAMES)}, got {name!r}")
+    cls = LEARNER_NAMES[name]
+    fields = {f.name for f in dataclasses.fields(cls)}
+    for key, value in section.items():
+        if key not in fields:
+            raise ConfigError(f"{field}.{key} is not a setting of {name}; expected one of {sorted(fields)}")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise ConfigError(f"{field}.{key} must be a finite number, got {value!r}")
+    try:
+        return cls(**{k: float(v) for k, v in section.items()})
+    except ConfigError as err:  # the learner names its fields "learner.<x>"
+        message = str(err)
+        raise ConfigError(field + message[len("learner"):] if message.startswith("learner") else message) from None
+
+
+def learner_to_config(learner) -> dict:
+    """The config mapping of ``learner`` (inverse of ``learner_from_config``)."""
+    check_learner(learner)
+    name = next(k for k, v in LEARNER_NAMES.items() if isinstance(learner, v))
+    return {"name": name, **dataclasses.asdict(learner)}
 
 
 def check_learner(learner) -> None:

@@ -70,16 +70,26 @@ def all_joint_actions(num_agents: int, num_actions: int) -> Int[Array, "cells ag
     return jnp.asarray(np.stack([g.reshape(-1) for g in grids], axis=-1), jnp.int32)
 
 
+def trailing(x: jax.Array, like: jax.Array) -> jax.Array:
+    """``x`` (its own axes last) with leading unit axes up to ``like``'s rank: explicit broadcasting,
+    so the games run under ``jax_numpy_rank_promotion='raise'``."""
+    x = jnp.asarray(x)
+    return x.reshape((1,) * (jnp.ndim(like) - x.ndim) + x.shape)
+
+
 def dense_counterfactual_payoffs(
     table: Float[Array, "agents ..."], actions: Int[Array, "... agents"]
 ) -> Float[Array, "... agents actions"]:
     """Counterfactual payoffs read from a dense ``[n] + [A] * n`` tensor by flat-index arithmetic."""
     n, num_actions = table.shape[0], table.shape[1]
     strides = jnp.asarray(joint_action_strides(n, num_actions), jnp.int32)
-    flat = jnp.sum(actions * strides, axis=-1)
-    without_own = flat[..., None] - actions * strides  # [..., n]
-    cells = without_own[..., None] + jnp.arange(num_actions) * strides[:, None]  # [..., n, A]
-    return table.reshape(n, -1)[jnp.arange(n)[:, None], cells]
+    weighted = actions * trailing(strides, actions)
+    flat = jnp.sum(weighted, axis=-1)
+    without_own = flat[..., None] - weighted  # [..., n]
+    offsets = jnp.arange(num_actions)[None, :] * strides[:, None]  # [n, A]
+    cells = without_own[..., None] + trailing(offsets, without_own[..., None])  # [..., n, A]
+    agent = trailing(jnp.arange(n)[:, None], cells)
+    return table.reshape(n, -1)[agent, cells]
 
 
 def own_payoff(counterfactual: Float[Array, "... agents actions"], actions: Int[Array, "... agents"]):
@@ -183,9 +193,9 @@ class CongestionTolls(Game):
     The tolls are the mechanism; the rebate makes it budget balanced.
     """
 
-    linear: Float[Array, "resources"]
-    quadratic: Float[Array, "resources"]
-    tolls: Float[Array, "resources"]
+    linear: Float[Array, " resources"]
+    quadratic: Float[Array, " resources"]
+    tolls: Float[Array, " resources"]
     num_agents: int = 4
 
     def __post_init__(self):
@@ -216,9 +226,10 @@ class CongestionTolls(Game):
         n, num_resources = actions.shape[-1], self.num_actions
         others = _loads(actions, num_resources)[..., None, :] - jax.nn.one_hot(actions, num_resources)  # [..., n, R]
         load = others + 1.0  # the deviator joins resource b
-        cost = self.linear * load + self.quadratic * load**2 + self.tolls
+        linear, quadratic, tolls = (trailing(x, load) for x in (self.linear, self.quadratic, self.tolls))
+        cost = linear * load + quadratic * load**2 + tolls
         toll_paid = self.tolls[actions]  # [..., n]
-        rebate = (toll_paid.sum(-1, keepdims=True) - toll_paid)[..., None] + self.tolls  # [..., n, R]
+        rebate = (toll_paid.sum(-1, keepdims=True) - toll_paid)[..., None] + tolls  # [..., n, R]
         return -cost + rebate / n
 
 
@@ -233,7 +244,7 @@ class PublicGoods(Game):
     contribution depend on the others'.
     """
 
-    valuations: Float[Array, "agents"]
+    valuations: Float[Array, " agents"]
     subsidy: Float[Array, ""]
     curvature: Float[Array, ""]
     num_actions: int = 7
@@ -263,9 +274,10 @@ class PublicGoods(Game):
         levels = jnp.linspace(0.0, 1.0, self.num_actions)
         given = levels[actions]  # [..., n]
         others = given.sum(-1, keepdims=True) - given  # [..., n]
-        total = others[..., None] + levels  # [..., n, A]
-        good = self.valuations[:, None] * jnp.log1p(2.0 * total)
-        return good - (1.0 - self.subsidy) * levels - self.curvature * levels**2
+        levels_like = trailing(levels, others[..., None])
+        total = others[..., None] + levels_like  # [..., n, A]
+        good = trailing(self.valuations[:, None], total) * jnp.log1p(2.0 * total)
+        return good - (1.0 - self.subsidy) * levels_like - self.curvature * levels_like**2
 
 
 @game_pytree(("base", "interaction", "crowding"), ("num_agents",))
@@ -278,9 +290,9 @@ class AnonymousGame(Game):
     counts, in ``O(n A^2)`` per joint action, so hundreds of agents are cheap.
     """
 
-    base: Float[Array, "actions"]
+    base: Float[Array, " actions"]
     interaction: Float[Array, "actions actions"]
-    crowding: Float[Array, "actions"]
+    crowding: Float[Array, " actions"]
     num_agents: int = 40
 
     def __post_init__(self):
@@ -319,7 +331,7 @@ def opponent_shares(actions: Int[Array, "... agents"], num_actions: int) -> Floa
 
 def anonymous_payoffs(base, interaction, crowding, shares):
     """``base[b] + (interaction @ x)[b] - crowding[b] * x[b]**2`` for every own action ``b``."""
-    return base + jnp.einsum("bc,...c->...b", interaction, shares) - crowding * shares**2
+    return trailing(base, shares) + jnp.einsum("bc,...c->...b", interaction, shares) - trailing(crowding, shares) * shares**2
 
 
 def neural_mechanism(

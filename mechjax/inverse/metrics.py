@@ -9,6 +9,8 @@ particular by an agent-specific constant) are therefore equal under every metric
   own actions; contexts are joint actions (e.g. those visited in held-out trajectories) or, for
   small games, all of them. It is a fixed multiple of the MSE over action pairs, so ratios
   between estimators are the same under either.
+* ``payoff_difference_correlation``: the correlation of gauge-fixed payoffs, a scale-free
+  companion of the MSE (payoffs learned up to a positive factor score 1).
 * ``heldout_nll``: negative log-likelihood per agent-step of held-out trajectories (``t >= 1``:
   the first action comes from the initial policy, which no payoff map changes).
 * ``visitation_kl``: KL(true || learned) between joint-action visitation frequencies when a
@@ -42,9 +44,13 @@ def _gauge_fixed(game, contexts):
 
 
 @jax.jit
-def _squared_error_and_gap(game_a, game_b, contexts):
-    error = _gauge_fixed(game_a, contexts) - _gauge_fixed(game_b, contexts)
-    return jnp.mean(error**2), jnp.max(jnp.abs(error))
+def _compare(game_a, game_b, contexts):
+    # One compiled comparison per pair of game types serves every metric below.
+    a, b = _gauge_fixed(game_a, contexts), _gauge_fixed(game_b, contexts)
+    error = a - b
+    # Gauge-fixed payoffs average zero in every context, so these are centred moments already.
+    moments = jnp.sum(a * b), jnp.sum(a * a), jnp.sum(b * b)
+    return (jnp.mean(error**2), jnp.max(jnp.abs(error))) + moments
 
 
 def _contexts(game, contexts):
@@ -68,13 +74,35 @@ def payoff_difference_mse(true_game, estimate, contexts: Int[Array, "... agents"
         The MSE (a Python float).
     """
     contexts = _contexts(true_game, contexts)
-    return float(_squared_error_and_gap(as_game(true_game), as_game(estimate), contexts)[0])
+    return float(_compare(as_game(true_game), as_game(estimate), contexts)[0])
+
+
+def payoff_difference_correlation(true_game, estimate, contexts: Int[Array, "... agents"] | None = None) -> float:
+    """Correlation (uncentred: gauge-fixed payoffs average zero per context) of gauge-fixed payoffs.
+
+    Scale-free, unlike ``payoff_difference_mse``: 1 when the estimate's payoff differences are a
+    positive multiple of the truth's (e.g. fitted with a misspecified inverse temperature), 0 when
+    they carry no signal. An estimate with no payoff differences at all (the trivial one) scores 0.
+
+    Args:
+        true_game: the mechanism that generated the data.
+        estimate: the estimated mechanism.
+        contexts: joint actions ``[..., agents]`` to evaluate at; ``None`` uses every joint action.
+
+    Returns:
+        A Python float in ``[-1, 1]``.
+    """
+    contexts = _contexts(true_game, contexts)
+    cross, true_sq, est_sq = (float(x) for x in _compare(as_game(true_game), as_game(estimate), contexts)[2:])
+    if true_sq <= 0.0 or est_sq <= 0.0:
+        return 0.0
+    return float(np.clip(cross / np.sqrt(true_sq * est_sq), -1.0, 1.0))
 
 
 def equivalent(game_a, game_b, contexts=None, atol: float = 1e-4) -> bool:
     """Whether two mechanisms have the same payoff differences (identical likelihood for all data)."""
     contexts = _contexts(game_a, contexts)
-    return bool(_squared_error_and_gap(as_game(game_a), as_game(game_b), contexts)[1] <= atol)
+    return bool(_compare(as_game(game_a), as_game(game_b), contexts)[1] <= atol)
 
 
 def heldout_nll(game, learner, actions: Int[Array, "episodes time agents"]) -> float:

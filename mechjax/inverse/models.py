@@ -69,7 +69,8 @@ class NeuralPayoffs(nnx.Module):
     def __call__(self, actions: jax.Array, *, training: bool = False) -> jax.Array:
         n, num_actions = self.num_agents, self.num_actions
         joint = jax.nn.one_hot(actions, num_actions)  # [..., n, A]
-        others = joint[..., None, :, :] * (1.0 - jnp.eye(n))[:, :, None]  # [..., n(i), n(j), A]
+        not_self = (1.0 - jnp.eye(n))[:, :, None]  # [n(i), n(j), 1]
+        others = joint[..., None, :, :] * not_self.reshape((1,) * (joint.ndim - 2) + not_self.shape)  # [..., n, n, A]
         others = others.reshape(actions.shape + (n * num_actions,))
         identity = jnp.broadcast_to(jnp.eye(n), actions.shape + (n,))
         return self.mlp(jnp.concatenate([others, identity], axis=-1))
@@ -158,20 +159,20 @@ MODELS = {
 }
 
 
-DECAYED = ("kernel", "table")  # parameter names that weight decay applies to
-
-
 def decay_mask(params):
-    """True for network kernels and payoff tables; False for biases and parametric families."""
-
-    def decayed(path, _):
-        return any(getattr(entry, "key", None) in DECAYED for entry in path)
-
-    return jax.tree_util.tree_map_with_path(decayed, params)
+    """Which parameters weight decay shrinks: those with >= 2 dimensions (network kernels, payoff
+    tables, the anonymous family's interaction matrix), not biases or scalar and per-action
+    parameters. The same rule as the shared optimiser's ``optim.decay_mask=matrices``."""
+    return jax.tree.map(lambda p: p.ndim >= 2, params)
 
 
-def make_model(model, num_agents: int, num_actions: int, key: jax.Array) -> nnx.Module:
-    """A payoff model from a name in ``MODELS``, a module, or a factory ``(n, A, rngs) -> module``."""
+def factory(model, num_agents: int, num_actions: int, **options):
+    """What the trainer takes: ``rngs -> module`` for a name in ``MODELS`` or a factory
+    ``(n, A, rngs=...) -> module``; an ``nnx.Module`` is returned as is (every replica starts from it).
+
+    ``options`` go to the model's constructor (e.g. ``hidden``, ``depth``). One eager build checks
+    the sizes now, not inside jit.
+    """
     if isinstance(model, nnx.Module):
         return model
     if isinstance(model, str):
@@ -180,4 +181,15 @@ def make_model(model, num_agents: int, num_actions: int, key: jax.Array) -> nnx.
         model = MODELS[model]
     if not callable(model):
         raise ConfigError(f"model must be a name, an nnx.Module or a factory, got {type(model).__name__}")
-    return model(num_agents, num_actions, rngs=nnx.Rngs(key))
+
+    def build(rngs: nnx.Rngs) -> nnx.Module:
+        return model(num_agents, num_actions, **options, rngs=rngs)
+
+    build(nnx.Rngs(0))
+    return build
+
+
+def make_model(model, num_agents: int, num_actions: int, key: jax.Array) -> nnx.Module:
+    """A payoff model from a name in ``MODELS``, a module, or a factory ``(n, A, rngs) -> module``."""
+    made = factory(model, num_agents, num_actions)
+    return made if isinstance(made, nnx.Module) else made(nnx.Rngs(key))
