@@ -15,3 +15,7 @@ class DataError(MechjaxError, ValueError):
 
 class NonFiniteError(MechjaxError, FloatingPointError):
     """Training produced a non-finite value; the message names the step and the metric."""
+
+
+class Interrupted(MechjaxError):
+    """The user interrupted training (Ctrl-C); the message names the step saved and how to resume."""

@@ -1,7 +1,29 @@
+"""Shared test setup. JAX runs strictly here: rank promotion raises, and 4 simulated CPU devices
+shard every batch (so code that only works on one device, or relies on implicit broadcasting,
+fails in the tests rather than on a cluster)."""
+
 import os
 
-import pytest
-from mechjax import experiment
+# Before anything imports jax: the device count is fixed when the CPU backend starts. 4 devices,
+# not 8: with pytest -n 2 every worker runs its own simulated devices on 2 CI cores, and 8 starved
+# collectives under load (test_sharding.py checks 8 devices in a process of its own). They share 2 CI cores, so a collective may wait long for its slowest device: XLA's
+# default of 40 s before aborting the process is raised (a real hang still ends, after 5 minutes).
+STRICT_XLA_FLAGS = ("--xla_force_host_platform_device_count=4",
+                    "--xla_cpu_collective_call_terminate_timeout_seconds=300",
+                    "--xla_cpu_collective_timeout_seconds=300")
+for _flag in STRICT_XLA_FLAGS:
+    if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ["JAX_NUMPY_RANK_PROMOTION"] = "raise"
+
+import jax  # noqa: E402
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+import pytest  # noqa: E402
+
+from mechjax import experiment  # noqa: E402
 
 CONF_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "conf")
 REPO_DIR = os.path.dirname(CONF_DIR)

@@ -5,9 +5,7 @@ Monte Carlo revenue checks use a fixed seed and a tolerance of 4 standard errors
 """
 
 import functools
-import importlib.util
 import math
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -18,8 +16,13 @@ from mechjax.auctions import baselines
 from mechjax.auctions.baselines import BASELINES, build_baseline, optimal_bundle_price
 from mechjax.auctions.valuations import UniformValuations
 from mechjax.errors import ConfigError
-from mechjax.testing.auctions import (assert_feasible, assert_individually_rational, assert_truthful_on_grid,
-                                      grid_regret, revenue_and_standard_error)
+from mechjax.testing.auctions import (
+    assert_feasible,
+    assert_individually_rational,
+    assert_truthful_on_grid,
+    grid_regret,
+    revenue_and_standard_error,
+)
 
 SETTINGS = {
     "1x2_additive_U01": UniformValuations.iid(1, 2),
@@ -61,7 +64,7 @@ def with_ties(setting: str, batch: int, seed: int = 0):
     """Values rounded to a coarse grid inside the support, so many bids tie."""
     v = SETTINGS[setting]
     unit = jnp.round(jax.random.uniform(jax.random.PRNGKey(seed), (batch, v.num_bidders, v.num_items)) * 4) / 4
-    return v.low_array + unit * (v.high_array - v.low_array)
+    return v.low_array[None] + unit * (v.high_array - v.low_array)[None]
 
 
 def scale(setting: str) -> float:
@@ -297,17 +300,29 @@ def test_sampled_bundle_search_is_deterministic_and_near_the_optimum():
     assert abs(first - math.sqrt(2 / 3)) < 0.05
 
 
-# --------------------------------------------------------------------------- experiment script smoke run
+# --------------------------------------------------------------------------- the baselines results table
 
-def test_baselines_table_smoke(tmp_path):
-    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / "baselines_table.py"
-    spec = importlib.util.spec_from_file_location("baselines_table", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path / "baselines.md"
-    module.main(["--samples", "2000", "--regret-samples", "8", "--grid", "5", "--presets", "1x2_unit_U01",
-                 "single_item_n2", "--baselines", "second_price", "myerson", "--out", str(out)])
-    text = out.read_text()
+def test_baselines_study_smoke():
+    from mechjax.auctions.studies.baselines import OPTIONS, baselines_study
+    options = {**OPTIONS, "samples": 2000, "regret_samples": 8, "grid": 5,
+               "settings": ("1x2_unit_U01", "single_item_n2"), "baselines": ("second_price", "myerson")}
+    text, data = baselines_study(0, options)
     assert "| single_item_n2 | myerson |" in text and "| 1x2_unit_U01 | second_price |" not in text
     assert "- 1x2_unit_U01 / second_price, " in text  # listed as not applicable, with the reason
-    assert "wall time" in text and "commit" in text
+    myerson = next(r for r in data["rows"] if r["baseline"] == "myerson")
+    assert myerson["closed_form"] == pytest.approx(5 / 12)  # E[max(2 v_(1) - 1, 0)] for two U[0,1] bidders
+    assert abs(myerson["revenue"] - 5 / 12) < 4 * myerson["revenue_se"]
+    with pytest.raises(ConfigError, match="settings: unknown"):
+        baselines_study(0, {**options, "settings": ("2x9_nowhere",)})
+
+
+@pytest.mark.parametrize("setting, label", [("single_item_n3", "myerson"), ("single_item_n5", "second_price"),
+                                            ("2x2_additive_U01", "itemwise_myerson"), ("1x2_unit_U23", "bundle_pricing")])
+def test_closed_forms_match_monte_carlo(setting, label):
+    from mechjax.auctions.closed_forms import SETTINGS as CLOSED
+    from mechjax.auctions.closed_forms import closed_form
+    from mechjax.auctions.studies.baselines import VARIANTS, monte_carlo_revenue
+    name, options = next((n, o) for row_label, n, o in VARIANTS if row_label == label)
+    mechanism = jax.jit(build_baseline(name, CLOSED[setting], **options))
+    revenue, se = monte_carlo_revenue(mechanism, CLOSED[setting], jax.random.PRNGKey(5), 200_000)
+    assert abs(revenue - closed_form(setting, label)) < 4 * se

@@ -2,6 +2,8 @@
 
 import json
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
@@ -11,7 +13,7 @@ import mechjax.auctions.registry  # noqa: F401  (registers the auction mechanism
 from mechjax import experiment
 from mechjax.testing.auctions import assert_feasible, assert_individually_rational
 
-from conftest import CONF_DIR, TINY, compose_config
+from conftest import CONF_DIR, REPO_DIR, TINY, compose_config
 
 AUCTION_PRESETS = sorted(p[:-5] for p in os.listdir(os.path.join(CONF_DIR, "problem", "auction")))
 VOTING_PRESETS = sorted(p[:-5] for p in os.listdir(os.path.join(CONF_DIR, "experiment")) if p.startswith("voting_"))
@@ -35,6 +37,11 @@ def test_regretnet_smoke_runs_on_every_auction_preset(preset, tmp_path):
     alloc, pay = jax.jit(mechanism)(values)
     assert_feasible(values, alloc, pay, problem.valuations.demand)
     assert_individually_rational(mechanism, values)
+    # the reported revenue is a real expected payment: at least 0 and at most the expected welfare
+    # of giving every item to its highest bidder (an upper bound on any IR mechanism's revenue)
+    welfare = float(np.asarray(problem.sample(jax.random.key(4), 65536)).max(axis=1).sum(axis=-1).mean())
+    assert 0 <= summary["revenue"] <= 1.02 * welfare, (summary["revenue"], welfare)
+    assert summary["regret"] >= 0 and summary["ir_violation"] >= 0
 
 
 def test_rochetnet_trains_with_no_inner_solver(tmp_path):
@@ -49,18 +56,47 @@ def test_voting_presets_exist():
     assert {"voting_mimic", "voting_welfare", "voting_welfare_strategyproof", "voting_axioms"} <= set(VOTING_PRESETS)
 
 
+# XLA:CPU deadlocked (devices waiting at different collectives, then the process aborted) training
+# this preset on 8 simulated devices sharing 2 busy cores; it smoke-runs on one device in a child
+# process instead. Exhaustive training on 8 devices stays covered by tests/test_voting_problem.py.
+ONE_DEVICE = {"voting_welfare_strategyproof"}
+
+
+def train_on_one_device(overrides, run_dir):
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1", "JAX_PLATFORMS": "cpu"}
+    script = "import sys\nfrom mechjax import experiment\n" \
+             "experiment.train(experiment.compose(sys.argv[3:], conf_dir=sys.argv[2]), sys.argv[1])\n"
+    proc = subprocess.run([sys.executable, "-c", script, run_dir, CONF_DIR, *overrides], cwd=REPO_DIR, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(os.path.join(run_dir, "summary.json")) as f:
+        return json.load(f)
+
+
 @pytest.mark.parametrize("preset", VOTING_PRESETS)
 def test_every_voting_preset_smoke_runs(preset, tmp_path):
-    # explicit trainer values: a preset's own trainer settings outrank the trainer=tiny group
-    cfg = compose_config([f"+experiment={preset}", "trainer=tiny", "trainer.train_size=0", "trainer.steps=20",
-                          "trainer.batch_size=16", "trainer.steps_per_chunk=10", "trainer.checkpoint_every=10",
-                          "progress=false",
-                          "plots=false", "mechanism.dim=8", "mechanism.depth=1", "voting_eval.profiles=64",
-                          "voting_eval.audit_profiles=0", "voting_eval.manipulation_profiles=2",
-                          "voting_eval.chunk_size=64", "voting_eval.sizes=[[5,3]]"])
-    summary = experiment.train(cfg, str(tmp_path))
-    assert summary["steps"] == 20 and np.isfinite(summary["welfare_utilitarian"])
+    # explicit trainer values: a preset's own trainer settings outrank the trainer=tiny group;
+    # 40 steps at a higher learning rate: enough to beat chance, still a smoke run
+    overrides = [f"+experiment={preset}", "trainer=tiny", "trainer.train_size=0", "trainer.steps=40",
+                 "trainer.batch_size=16", "trainer.steps_per_chunk=20", "trainer.checkpoint_every=20",
+                 "optim.lr=0.01", "progress=false",
+                 "plots=false", "mechanism.dim=8", "mechanism.depth=1", "voting_eval.profiles=64",
+                 "voting_eval.audit_profiles=0", "voting_eval.manipulation_profiles=2",
+                 "voting_eval.chunk_size=64", "voting_eval.sizes=[[5,3]]"]
+    cfg = compose_config(overrides)
+    if preset in ONE_DEVICE:
+        summary = train_on_one_device(overrides, str(tmp_path))
+    else:
+        summary = experiment.train(cfg, str(tmp_path))
+    assert summary["steps"] == 40 and np.isfinite(summary["welfare_utilitarian"])
     assert 0 <= summary["manipulability"] <= 1
     history = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
     losses = [k for k in history[-1] if k.startswith("loss_")]
     assert losses and all(np.isfinite(history[-1][k]) for k in losses)
+    # never better than the utilitarian optimum on the same profiles (an exact bound the evaluator computes)
+    assert summary["welfare_utilitarian"] <= summary["welfare_utilitarian_optimum"] + 1e-6
+    if summary.get("target"):  # mimicry: the top candidate is a target winner far more often than by chance
+        assert summary["accuracy"] > 0.6, summary["accuracy"]  # chance on 3 candidates is 1/3 plus ties
+    if not cfg.problem.manipulation and cfg.problem.loss.get("utilitarian", 0) > 0:
+        # welfare training learns: the second chunk's training welfare beats the first chunk's
+        assert history[-1]["utilitarian_welfare"] > history[0]["utilitarian_welfare"], history

@@ -1,11 +1,13 @@
-"""Data parallelism: a batch sharded across 2 (simulated CPU) devices trains to the same numbers."""
+"""Data parallelism: a batch sharded across 2 or 8 (simulated CPU) devices trains to the same numbers."""
 
 import json
 import os
 import subprocess
 import sys
 
-from conftest import REPO_DIR
+import pytest
+
+from conftest import REPO_DIR, STRICT_XLA_FLAGS
 
 SCRIPT = """
 import json, sys, jax
@@ -21,17 +23,24 @@ print(json.dumps({"devices": jax.device_count(), "history": result.history}))
 
 
 def train_with_devices(n, run_dir):
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}", "JAX_PLATFORMS": "cpu"}
+    flags = " ".join([f"--xla_force_host_platform_device_count={n}", *STRICT_XLA_FLAGS[1:]])
+    env = {**os.environ, "XLA_FLAGS": flags, "JAX_PLATFORMS": "cpu"}
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(run_dir)], cwd=REPO_DIR, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def test_two_devices_match_one(tmp_path):
-    one = train_with_devices(1, tmp_path / "one")
-    two = train_with_devices(2, tmp_path / "two")
-    assert one["devices"] == 1 and two["devices"] == 2
-    for a, b in zip(one["history"], two["history"]):
+@pytest.fixture(scope="module")
+def one(tmp_path_factory):
+    return train_with_devices(1, tmp_path_factory.mktemp("one"))
+
+
+@pytest.mark.parametrize("devices", [2, 8])
+def test_sharded_devices_match_one(one, tmp_path, devices):
+    two = train_with_devices(devices, tmp_path / "many")
+    assert one["devices"] == 1 and two["devices"] == devices
+    assert len(one["history"]) == len(two["history"]) == 2
+    for a, b in zip(one["history"], two["history"], strict=True):
         for key in ("revenue", "regret", "loss"):
             assert abs(a[key] - b[key]) <= 1e-4 * max(1.0, abs(a[key])), (key, a[key], b[key])

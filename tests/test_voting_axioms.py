@@ -46,7 +46,7 @@ def borda_losers(rankings, weights=None):
     m = rankings.shape[-1]
     scores = jnp.einsum("bv,bvc->bc", P.voter_weights(rankings, weights), m - 1 - P.positions(rankings))
     real = rankings[:, 0, :].max(-1, keepdims=True)  # padding candidates excluded below
-    scores = jnp.where(jnp.arange(m) < real + 1, scores, jnp.iinfo(jnp.int32).max)
+    scores = jnp.where(jnp.arange(m)[None] < real + 1, scores, jnp.iinfo(jnp.int32).max)
     return scores == scores.min(-1, keepdims=True)
 
 

@@ -133,6 +133,7 @@ def test_bad_evaluation_setting_fails_before_training(tmp_path):
 
 def test_above_the_exhaustive_limit_the_evaluator_uses_the_relaxed_search():
     import flax.nnx as nnx
+
     from mechjax.voting.problem import VotingProblem
     from mechjax.voting.profiles import CultureConfig
     problem = VotingProblem(culture=CultureConfig("ic", 5, 7), target="borda")

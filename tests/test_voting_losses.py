@@ -113,6 +113,6 @@ def test_independence_loss_is_zero_for_pairwise_majority_odds_and_positive_for_b
     zero = L.independence(pairwise(batch.ballots), pairwise(batch.iia_ballots), batch.iia_pair)
     assert float(jnp.abs(zero).max()) < 1e-5
     borda = lambda ballots: jax.nn.softmax(jnp.where(
-        ballots.candidate_mask, -5 * (ballots.ranks * jnp.arange(5)).sum(-1).mean(1), -jnp.inf), -1)
+        ballots.candidate_mask, -5 * (ballots.ranks * jnp.arange(5)[None, None, None]).sum(-1).mean(1), -jnp.inf), -1)
     flips = L.independence(borda(batch.ballots), borda(batch.iia_ballots), batch.iia_pair)
     assert float((flips > 0).mean()) > 0.05 and float(flips.min()) >= 0

@@ -79,16 +79,24 @@ class UniformValuations:
     def sample(self, key: PRNGKeyArray, batch_size: int) -> Float[Array, "batch bidders items"]:
         """Draws ``[batch, bidders, items]`` values."""
         u = jax.random.uniform(key, (batch_size, self.num_bidders, self.num_items))
-        return self.low_array + u * (self.high_array - self.low_array)
+        low, high = self._bounds(u)
+        return low + u * (high - low)
+
+    def _bounds(self, like: Array) -> tuple[Array, Array]:
+        """``low``, ``high`` with leading unit axes to the rank of ``like`` (explicit broadcasting)."""
+        lead = (1,) * (like.ndim - 2)
+        low, high = self.low_array, self.high_array
+        return low.reshape(lead + low.shape), high.reshape(lead + high.shape)
 
     def clip(self, reports: Float[Array, "... bidders items"]) -> Float[Array, "... bidders items"]:
         """Projects reports onto the support (the report space is the value box)."""
-        return jnp.clip(reports, self.low_array, self.high_array)
+        low, high = self._bounds(reports)
+        return jnp.clip(reports, low, high)
 
     def cdf(self, values: Float[Array, "... bidders items"]) -> Float[Array, "... bidders items"]:
-        width = self.high_array - self.low_array
-        return jnp.clip((values - self.low_array) / width, 0.0, 1.0)
+        low, high = self._bounds(values)
+        return jnp.clip((values - low) / (high - low), 0.0, 1.0)
 
     def virtual_value(self, values: Float[Array, "... bidders items"]) -> Float[Array, "... bidders items"]:
         """Myerson's virtual value ``v - (1 - F(v)) / f(v)``; for U[a, b] it is ``2v - b``."""
-        return 2.0 * values - self.high_array
+        return 2.0 * values - self._bounds(values)[1]

@@ -52,6 +52,8 @@ def ascend(
         The misreports after ``steps`` steps, projected.
     """
     if scale is not None:
+        scale = jnp.asarray(scale)
+        scale = scale.reshape((1,) * (init.ndim - scale.ndim) + scale.shape)  # explicit broadcasting
         return scale * ascend(lambda z: utility_fn(z * scale), init / scale,
                               lambda z: project(z * scale) / scale, steps, lr)
     tx = optax.adam(lr)

@@ -1,9 +1,15 @@
 """The one trainer: K outer steps of a bilevel game under ``lax.scan``, jitted once.
 
 ``make_train(problem, mechanism, inner, constraint, optimizer, cfg)`` returns a :class:`Trainer`
-whose ``init(key)`` builds the state of one replica and whose ``chunk(state, keys)`` advances all
-replicas (a ``vmap`` axis: seeds) by ``cfg.steps_per_chunk`` outer steps. Nothing here knows what
-an auction, ballot or game is: problems, mechanisms, inner solvers and constraints plug in.
+whose ``init(key)`` builds the state of one replica and whose ``chunk(state, keys, offset, count)``
+advances all replicas (a ``vmap`` axis: seeds) by ``count <= cfg.steps_per_chunk`` outer steps.
+Nothing here knows what an auction, ballot or game is: problems, mechanisms, inner solvers and
+constraints plug in.
+
+Outer step ``t`` of a replica always draws its randomness from
+``split(fold_in(chunk_root, t // steps_per_chunk), steps_per_chunk)[t % steps_per_chunk]``, whatever
+the chunk that runs it; ``offset`` and ``count`` are traced, so chunks of any length (a run of 30
+steps, a checkpoint every 7) share one compiled function and a resumed run replays the same keys.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ from typing import Any, Callable, NamedTuple, Union
 import flax.nnx as nnx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.sharding import NamedSharding, PartitionSpec
 
 from mechjax.core import sharding
 from mechjax.core.types import Constraint, InnerSolver, Problem
@@ -30,8 +38,10 @@ class TrainerConfig:
     Attributes:
         steps: total outer steps.
         batch_size: samples per outer step (split across devices).
-        steps_per_chunk: outer steps per jitted chunk; metrics are logged once per chunk.
-        checkpoint_every: outer steps between checkpoints (a multiple of ``steps_per_chunk``).
+        steps_per_chunk: the most outer steps one jitted chunk runs; metrics are logged once per
+            chunk. Any value works: the host loop also ends chunks at checkpoints and at ``steps``.
+        checkpoint_every: outer steps between checkpoints (any positive value; the last step is
+            always checkpointed).
         train_size: size of a fixed training set drawn once per replica (lets inner solvers keep
             per-sample state, like RegretNet's misreport buffer); 0 draws a fresh batch every step.
         num_seeds: replicas trained side by side under ``vmap``, seeded ``seed, seed+1, ...``.
@@ -57,13 +67,6 @@ class TrainerConfig:
         if 0 < self.train_size < self.batch_size:
             raise ConfigError(
                 f"trainer.train_size={self.train_size} must be 0 or >= trainer.batch_size={self.batch_size}")
-        if self.checkpoint_every % self.steps_per_chunk:
-            raise ConfigError(
-                f"trainer.checkpoint_every={self.checkpoint_every} must be a multiple of "
-                f"trainer.steps_per_chunk={self.steps_per_chunk}")
-        if self.steps % self.steps_per_chunk:
-            raise ConfigError(
-                f"trainer.steps={self.steps} must be a multiple of trainer.steps_per_chunk={self.steps_per_chunk}")
 
 
 class TrainState(NamedTuple):
@@ -83,8 +86,10 @@ class Trainer:
 
     Attributes:
         init: ``key -> TrainState`` for one replica (vmap it for several).
-        chunk: ``(state, keys) -> (state, metrics)`` over all replicas: leading axis = replicas,
-            metrics are per-replica means over the chunk's outer steps. Jitted once.
+        chunk: ``(state, keys, offset=0, count=steps_per_chunk) -> (state, metrics)`` over all
+            replicas (leading axis = replicas): runs outer steps ``offset .. offset+count-1`` of the
+            chunk whose keys are ``keys`` ``[replicas]``; metrics are per-replica means over those
+            ``count`` steps. Compiled once for every ``offset`` and ``count``.
         outcome_fn: ``params -> (reports -> outcome)`` for evaluation (``training=False``).
         graphdef: the mechanism's static structure (``nnx.split``).
         cfg: the trainer config.
@@ -180,9 +185,37 @@ def make_train(
         new_state = TrainState(params, opt_state, inner_carry, cstate, state.step + 1, state.data)
         return new_state, metrics
 
-    def chunk_one(state: TrainState, key: jax.Array):
-        state, metrics = jax.lax.scan(outer_step, state, jax.random.split(key, cfg.steps_per_chunk))
-        return state, jax.tree.map(lambda m: jnp.mean(m, axis=0), metrics)
+    def chunk_one(state: TrainState, key: jax.Array, offset: jax.Array, count: jax.Array):
+        keys = jax.random.split(key, cfg.steps_per_chunk)
+        metric_shapes = jax.eval_shape(outer_step, state, keys[0])[1]
+        sums = jax.tree.map(lambda m: jnp.zeros(m.shape, m.dtype), metric_shapes)
 
-    chunk = jax.jit(jax.vmap(chunk_one), donate_argnums=0)
+        def body(i, carry):
+            state, sums = carry
+            state, metrics = outer_step(state, keys[offset + i])
+            return state, jax.tree.map(jnp.add, sums, metrics)
+
+        # A dynamic trip count (not a masked fixed-length scan): idle steps cost nothing, and
+        # ``count`` stays unbatched under vmap so the loop is not turned into a select.
+        state, sums = jax.lax.fori_loop(0, count, body, (state, sums))
+        # the mean over the steps that ran (a float mean even for integer-valued metrics)
+        return state, jax.tree.map(lambda s: s / count.astype(s.dtype) if jnp.issubdtype(s.dtype, jnp.floating)
+                                   else s / count, sums)
+
+    # No buffer donation: the host loop keeps the last completed state alive, to checkpoint it
+    # when the user presses Ctrl-C in the middle of the next chunk.
+    compiled = jax.jit(jax.vmap(chunk_one, in_axes=(0, 0, None, None)))
+
+    def chunk(state: TrainState, keys: jax.Array, offset: int = 0, count: int | None = None):
+        count = cfg.steps_per_chunk if count is None else count
+        if not (0 <= offset and 1 <= count and offset + count <= cfg.steps_per_chunk):
+            raise ValueError(f"chunk steps {offset}..{offset + count - 1} must lie in [0, {cfg.steps_per_chunk})")
+        if jax.device_count() > 1:
+            # jit caches on input placement: a freshly initialised or restored state (one device)
+            # and a chunk's output (replicated over the mesh) would otherwise be two compiles
+            replicated = NamedSharding(sharding.data_mesh(), PartitionSpec())
+            state, keys = jax.device_put((state, keys), replicated)
+        # fixed dtypes: a Python int and an int32 array would be two different traces
+        return compiled(state, keys, np.int32(offset), np.int32(count))
+
     return Trainer(init=init, chunk=chunk, outcome_fn=outcome_fn, graphdef=graphdef, cfg=cfg)

@@ -78,10 +78,11 @@ def position_features(ranks, candidate_mask) -> Float[Array, "batch voters candi
     if m < TOP_POSITIONS:
         top = jnp.pad(top, [(0, 0)] * 3 + [(0, TOP_POSITIONS - m)])
     real = candidate_mask.sum(-1)  # [b]
-    last = real[:, None] - 1 - jnp.arange(BOTTOM_POSITIONS)  # [b, BOTTOM]
+    last = real[:, None] - 1 - jnp.arange(BOTTOM_POSITIONS)[None]  # [b, BOTTOM]
     bottom = jnp.einsum("bvcr,bkr->bvck", ranks, jax.nn.one_hot(last, m, dtype=ranks.dtype))
     scale = jnp.maximum(real, 2)[:, None, None, None] - 1
-    relative = (ranks * jnp.arange(m)).sum(-1, keepdims=True) / scale
+    position = jnp.arange(m).reshape((1,) * (ranks.ndim - 1) + (m,))  # explicit broadcasting
+    relative = (ranks * position).sum(-1, keepdims=True) / scale
     return jnp.concatenate([top, bottom, relative], -1)
 
 
@@ -197,7 +198,7 @@ class VotingNet(nnx.Module):
         # pairwise majority summary per candidate, pooled over real opponents
         maj = majority_fractions(ballots)
         pair_in = jnp.stack([maj, jnp.swapaxes(maj, 1, 2), maj - jnp.swapaxes(maj, 1, 2)], -1)
-        opponents = (mask[:, None, :] & mask[:, :, None] & ~jnp.eye(m, dtype=bool)).astype(h.dtype)
+        opponents = (mask[:, None, :] & mask[:, :, None] & ~jnp.eye(m, dtype=bool)[None]).astype(h.dtype)
         pair = _masked_mean(self.pair(pair_in), opponents, 2)  # [b, m, d]
         h = h + pair[:, None]
         if self.identity is not None:

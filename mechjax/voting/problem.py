@@ -78,7 +78,7 @@ def _reshuffle_keeping_pair(key, rankings, mask):
     x, y = pair[:, None, 0:1], pair[:, None, 1:2]  # [b, 1, 1]
     take = lambda pos, c: jnp.take_along_axis(pos, jnp.broadcast_to(c, (b, n, 1)), -1)  # noqa: E731
     flip = (take(old_pos, x) < take(old_pos, y)) != (take(new_pos, x) < take(new_pos, y))  # [b, n, 1]
-    cand = jnp.arange(m)
+    cand = jnp.arange(m)[None, None]
     swapped = jnp.where(cand == x, take(new_pos, y), jnp.where(cand == y, take(new_pos, x), new_pos))
     return pair, jnp.argsort(jnp.where(flip, swapped, new_pos), -1)
 
@@ -154,10 +154,10 @@ class VotingProblem:
             real_n = jax.random.randint(k_n, (batch_size, 1), 1, n + 1)
             real_m = jax.random.randint(k_m, (batch_size, 1, 1), 2, m + 1)
             # restrict each ballot to the first m candidates; the rest go below in index order
-            place = jnp.where(rankings < real_m, jnp.arange(m), m + rankings)
+            place = jnp.where(rankings < real_m, jnp.arange(m)[None, None], m + rankings)
             rankings = jnp.take_along_axis(rankings, jnp.argsort(place, axis=-1), -1)
-            weights = (jnp.arange(n) < real_n).astype(jnp.int32)
-            mask = jnp.arange(m) < real_m[:, 0]
+            weights = (jnp.arange(n)[None] < real_n).astype(jnp.int32)
+            mask = jnp.arange(m)[None] < real_m[:, 0]
         else:
             weights = jnp.ones((batch_size, n), jnp.int32)
             mask = jnp.ones((batch_size, m), bool)

@@ -135,7 +135,7 @@ def _structured_ballots(rankings) -> Int[Array, "s c n m"]:
     """Truthful, reversed, and for every ordered pair (c, d) the sincere ballot with c first, d last."""
     m = rankings.shape[-1]
     top, bottom = (jnp.asarray(a) for a in np.nonzero(~np.eye(m, dtype=bool)))  # [m (m - 1)]
-    candidate = jnp.arange(m)
+    candidate = jnp.arange(m)[None]  # [1, m]
     position = jnp.argsort(rankings, axis=-1)[None]  # [1, c, n, m]
     key = (position - (m + 1) * (candidate == top[:, None])[:, None, None]
            + 2 * m * (candidate == bottom[:, None])[:, None, None])
@@ -146,7 +146,8 @@ def _structured_ballots(rankings) -> Int[Array, "s c n m"]:
 def _round_expected_position(relaxed) -> Int[Array, "... m"]:
     """Real ranking: candidates sorted by expected position (ties by index)."""
     m = relaxed.shape[-1]
-    return jnp.argsort((relaxed * jnp.arange(m)).sum(-1), axis=-1, stable=True).astype(jnp.int32)
+    position = jnp.arange(m).reshape((1,) * (relaxed.ndim - 1) + (m,))  # explicit broadcasting
+    return jnp.argsort((relaxed * position).sum(-1), axis=-1, stable=True).astype(jnp.int32)
 
 
 def _round_greedy(relaxed) -> Int[Array, "... m"]:

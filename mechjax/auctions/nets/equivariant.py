@@ -41,6 +41,8 @@ def scale_bids(bids: Float[Array, "b n m"], low: Array, high: Array) -> Float[Ar
             f"this net was trained on per-item supports of shape {low.shape} and cannot rescale bids of shape "
             f"{bids.shape[1:]}; only nets trained on i.i.d. values (one support for every bidder and item) "
             f"run on other sizes")
+    if low.ndim:  # explicit broadcasting over the batch axis
+        low, high = low[None], high[None]
     return ((bids - low) / (high - low))[..., None]
 
 
@@ -61,7 +63,7 @@ class ExchangeableLayer(nnx.Module):
         b, n, m, c = x.shape
         d = self.entry.out_features
         if (n * m) ** 2 * c * d <= DENSE_LIMIT:
-            return (x.reshape(b, n * m * c) @ self.dense_kernel(n, m) + jnp.tile(self.entry.bias[...], n * m)
+            return (x.reshape(b, n * m * c) @ self.dense_kernel(n, m) + jnp.tile(self.entry.bias[...], n * m)[None]
                     ).reshape(b, n, m, d)
         return (self.entry(x)
                 + self.over_bidders(x.mean(axis=1, keepdims=True))

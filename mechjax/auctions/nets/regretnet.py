@@ -81,7 +81,8 @@ class RegretNet(nnx.Module):
 
     def __call__(self, bids: Float[Array, "b n m"], *, training: bool = False):
         b = bids.shape[0]
-        x = ((bids - self.bid_low[...]) / (self.bid_high[...] - self.bid_low[...])).reshape(b, -1)
+        low, high = self.bid_low[...][None], self.bid_high[...][None]
+        x = ((bids - low) / (high - low)).reshape(b, -1)
         out = self.allocation_net(x)
         k = (self.n + 1) * self.m
         logits_bidders = out[:, :k].reshape(b, self.n + 1, self.m)
