@@ -193,3 +193,17 @@ def test_ctrl_c_saves_the_last_chunk_and_says_how_to_resume(straight, tmp_path):
     assert resumed.resumed_from == 20
     assert [row["step"] for row in resumed.history] == [15, 20, 30]
     assert_same_state(resumed.state, straight[1].state)  # same steps and keys as the 10/20/30 run
+
+
+def test_a_run_from_before_manifests_still_loads(straight, tmp_path):
+    """A run directory in which no step has a manifest (an older mechjax) loads unverified, with a
+    warning; once any step has a manifest, a step without one counts as damaged (test above)."""
+    run_dir = copy_run(straight[0], tmp_path / "run")
+    for step in (10, 20, 30):
+        os.remove(os.path.join(run_dir, "checkpoints", str(step), MANIFEST))
+    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"))
+    try:
+        with pytest.warns(DamagedCheckpointWarning, match="predates checksum manifests"):
+            assert ckpt.latest_step() == 30
+    finally:
+        ckpt.close()

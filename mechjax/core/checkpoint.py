@@ -122,8 +122,19 @@ class Checkpointer:
         return sorted(self._manager.all_steps(), reverse=True)
 
     def damage(self, step: int) -> Optional[str]:
-        """Why the files of ``step`` fail verification, or None when they pass."""
-        return verify_files(self.step_dir(step))
+        """Why the files of ``step`` fail verification, or None when they pass.
+
+        A run directory in which no step has a manifest was written by a mechjax from before
+        manifests: its steps are accepted unverified (with a warning), and restoring them still
+        refuses non-finite arrays. Once any step has a manifest, a step without one is damaged.
+        """
+        step_dir = self.step_dir(step)
+        if not os.path.isfile(os.path.join(step_dir, MANIFEST)) and not any(
+                os.path.isfile(os.path.join(self.step_dir(s), MANIFEST)) for s in self.all_steps()):
+            warnings.warn(f"checkpoint step {step} in {self.directory} predates checksum manifests: "
+                          f"loaded unverified", DamagedCheckpointWarning, stacklevel=3)
+            return None
+        return verify_files(step_dir)
 
     def latest_good_step(self) -> Optional[int]:
         """The newest step whose files match its manifest; None when there are no checkpoints.
