@@ -38,7 +38,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import mechjax
-from mechjax.experiment import compose, train, evaluate
+from mechjax.experiment import compose, evaluate, train
 from mechjax.plot import allocation_map
 
 # CI executes this notebook at tiny size so that it cannot silently rot.

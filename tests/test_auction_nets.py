@@ -18,8 +18,13 @@ from mechjax.auctions.nets.equivariant import ExchangeableLayer
 from mechjax.auctions.problem import AuctionProblem, utilities
 from mechjax.auctions.registry import AuctionConfig
 from mechjax.errors import ConfigError
-from mechjax.testing.auctions import (assert_feasible, assert_individually_rational,
-                                      assert_permutation_equivariant, assert_truthful_on_grid, grid_regret)
+from mechjax.testing.auctions import (
+    assert_feasible,
+    assert_individually_rational,
+    assert_permutation_equivariant,
+    assert_truthful_on_grid,
+    grid_regret,
+)
 
 from conftest import CONF_DIR, TINY, compose_config
 

@@ -7,26 +7,54 @@ held-out profiles (mimicry, welfare, axioms, exhaustive manipulation).
 return ``bool [batch, candidates]`` winner sets with ties kept.
 """
 
-from mechjax.voting import (axioms, losses, manipulation, nets, preflib, problem, profiles, relaxed_search,
-                           rules)
+from mechjax.voting import axioms, losses, manipulation, nets, preflib, problem, profiles, relaxed_search, rules
 from mechjax.voting.axioms import AXIOMS, AxiomResult, audit
 from mechjax.voting.evaluate import VotingEvalConfig, evaluate_voting
 from mechjax.voting.losses import LossWeights
-from mechjax.voting.manipulation import (ManipulationResult, coalition_manipulation,
-                                         single_voter_manipulation)
+from mechjax.voting.manipulation import ManipulationResult, coalition_manipulation, single_voter_manipulation
 from mechjax.voting.nets import Ballots, VotingNet, as_rule, ballots_from_rankings
 from mechjax.voting.preflib import PreflibElection, from_rankings, read_preflib, write_preflib
 from mechjax.voting.problem import VotingBatch, VotingProblem
+from mechjax.voting.profiles import (
+                           CULTURES,
+                           CultureConfig,
+                           Profile,
+                           borda_utilities,
+                           check_rankings,
+                           dirichlet,
+                           euclidean,
+                           impartial_culture,
+                           mallows,
+                           margins,
+                           pairwise_support,
+                           plackett_luce,
+                           single_peaked,
+                           urn,
+                           variable_size_profiles,
+)
 from mechjax.voting.relaxed_search import RelaxedSearch, deviation_gains, relaxed_manipulation
+from mechjax.voting.rules import (
+                           LOTTERIES,
+                           RULES,
+                           borda,
+                           condorcet,
+                           copeland,
+                           get_rule,
+                           instant_runoff,
+                           instant_runoff_put,
+                           instant_runoff_tb,
+                           kemeny,
+                           lowest_index,
+                           maximin,
+                           plurality,
+                           random_dictatorship,
+                           random_winner,
+                           ranked_pairs,
+                           ranked_pairs_tb,
+                           schulze,
+                           uniform_lottery,
+)
 from mechjax.voting.trained import load
-from mechjax.voting.profiles import (CULTURES, CultureConfig, Profile, borda_utilities,
-                                     check_rankings, dirichlet, euclidean, impartial_culture,
-                                     mallows, margins, pairwise_support, plackett_luce,
-                                     single_peaked, urn, variable_size_profiles)
-from mechjax.voting.rules import (LOTTERIES, RULES, borda, condorcet, copeland, get_rule, instant_runoff,
-                                  instant_runoff_put, instant_runoff_tb, kemeny, lowest_index,
-                                  maximin, plurality, random_dictatorship, random_winner, ranked_pairs,
-                                  ranked_pairs_tb, schulze, uniform_lottery)
 
 __all__ = [
     "axioms", "losses", "manipulation", "nets", "preflib", "problem", "profiles", "relaxed_search", "rules",

@@ -42,8 +42,8 @@ class AxiomResult(NamedTuple):
         satisfied: ``[batch]`` it is satisfied (False where not applicable).
     """
 
-    applicable: Bool[np.ndarray, "batch"]
-    satisfied: Bool[np.ndarray, "batch"]
+    applicable: Bool[np.ndarray, " batch"]
+    satisfied: Bool[np.ndarray, " batch"]
 
     @property
     def num_applicable(self) -> int:

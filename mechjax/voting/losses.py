@@ -59,7 +59,7 @@ class LossWeights:
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) > 0}
 
 
-def mimicry(probs: Float[Array, "b m"], target: Bool[Array, "b m"]) -> Float[Array, "b"]:
+def mimicry(probs: Float[Array, "b m"], target: Bool[Array, "b m"]) -> Float[Array, " b"]:
     """Cross-entropy from the uniform lottery over ``target`` winners to ``probs``."""
     t = target / jnp.maximum(target.sum(-1, keepdims=True), 1)
     return -(t * jnp.log(probs + _EPS)).sum(-1)
@@ -69,50 +69,50 @@ def expected_utilities(probs: Float[Array, "b m"], utilities: Float[Array, "b n 
     return jnp.einsum("bm,bnm->bn", probs, utilities)
 
 
-def utilitarian(probs, utilities, weights) -> Float[Array, "b"]:
+def utilitarian(probs, utilities, weights) -> Float[Array, " b"]:
     """Mean expected utility over voters (counts as weights)."""
     eu = expected_utilities(probs, utilities)
     return (eu * weights).sum(-1) / jnp.maximum(weights.sum(-1), _EPS)
 
 
-def egalitarian(probs, utilities, weights) -> Float[Array, "b"]:
+def egalitarian(probs, utilities, weights) -> Float[Array, " b"]:
     """Smallest expected utility of a real voter (a subgradient flows to the worst-off)."""
     eu = expected_utilities(probs, utilities)
     return jnp.where(weights > 0, eu, jnp.inf).min(-1)
 
 
-def nash(probs, utilities, weights) -> Float[Array, "b"]:
+def nash(probs, utilities, weights) -> Float[Array, " b"]:
     """Mean log expected utility (log Nash welfare); utilities should be positive."""
     eu = expected_utilities(probs, utilities)
     return (jnp.log(eu + _EPS) * weights).sum(-1) / jnp.maximum(weights.sum(-1), _EPS)
 
 
-def condorcet(probs, condorcet_winner: Bool[Array, "b m"]) -> Float[Array, "b"]:
+def condorcet(probs, condorcet_winner: Bool[Array, "b m"]) -> Float[Array, " b"]:
     """``-log p(x)`` for the Condorcet winner ``x``; 0 where there is none."""
     has = condorcet_winner.any(-1)
     return jnp.where(has, -jnp.log((probs * condorcet_winner).sum(-1) + _EPS), 0.0)
 
 
-def pareto(probs, dominated: Bool[Array, "b m"]) -> Float[Array, "b"]:
+def pareto(probs, dominated: Bool[Array, "b m"]) -> Float[Array, " b"]:
     """Probability on Pareto-dominated candidates."""
     return (probs * dominated).sum(-1)
 
 
-def kl(p, q) -> Float[Array, "b"]:
+def kl(p, q) -> Float[Array, " b"]:
     return (p * (jnp.log(p + _EPS) - jnp.log(q + _EPS))).sum(-1)
 
 
-def anonymity(probs, probs_permuted_voters) -> Float[Array, "b"]:
+def anonymity(probs, probs_permuted_voters) -> Float[Array, " b"]:
     """KL between the outcome and the outcome after permuting the voters."""
     return kl(probs, probs_permuted_voters)
 
 
-def neutrality(probs, probs_renamed, sigma) -> Float[Array, "b"]:
+def neutrality(probs, probs_renamed, sigma) -> Float[Array, " b"]:
     """KL between the outcome and the renamed profile's outcome mapped back (``sigma[c]`` = new name of c)."""
     return kl(probs, jnp.take_along_axis(probs_renamed, sigma, axis=-1))
 
 
-def independence(probs, probs_reshuffled, pair: Int[Array, "b 2"]) -> Float[Array, "b"]:
+def independence(probs, probs_reshuffled, pair: Int[Array, "b 2"]) -> Float[Array, " b"]:
     """Flips of the x-vs-y order of winning probability when only the rest of the ballots change.
 
     ``probs_reshuffled`` is the outcome of a profile in which every voter keeps her x-vs-y comparison
@@ -129,6 +129,6 @@ def independence(probs, probs_reshuffled, pair: Int[Array, "b 2"]) -> Float[Arra
     return jax.nn.relu(-sign * d_new) + jax.nn.relu(-sign_new * d)
 
 
-def participation(probs, probs_without, abstainer_utilities: Float[Array, "b m"]) -> Float[Array, "b"]:
+def participation(probs, probs_without, abstainer_utilities: Float[Array, "b m"]) -> Float[Array, " b"]:
     """Expected-utility gain of a voter from abstaining (0 when voting is at least as good)."""
     return jax.nn.relu(((probs_without - probs) * abstainer_utilities).sum(-1))

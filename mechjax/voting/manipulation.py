@@ -43,7 +43,7 @@ class ManipulationResult(NamedTuple):
         best_ballots: ``[batch, groups, members, candidates]`` ballots achieving ``gain``.
     """
 
-    manipulable: Bool[np.ndarray, "batch"]
+    manipulable: Bool[np.ndarray, " batch"]
     gain: Float[np.ndarray, "batch groups"]
     best_ballots: Int[np.ndarray, "batch groups members candidates"]
 

@@ -37,7 +37,6 @@ from mechjax.voting.profiles import CultureConfig, pairwise_support
 from mechjax.voting.relaxed_search import deviation_utility
 from mechjax.voting.rules import RULES, condorcet
 
-
 MISREPORT_SEARCHES = ("adversary", "exhaustive_ballots")
 
 
@@ -52,7 +51,7 @@ class VotingBatch(NamedTuple):
     dominated: Bool[Array, "b m"]
     voter_perm: Int[Array, "b n"]
     candidate_perm: Int[Array, "b m"]  # candidate c is renamed candidate_perm[c]
-    abstainer: Int[Array, "b"]
+    abstainer: Int[Array, " b"]
     # independence loss only (None otherwise): a pair (x, y) of real candidates and a profile that
     # keeps every voter's x-vs-y comparison but reshuffles everything else
     iia_pair: Optional[Int[Array, "b 2"]] = None
