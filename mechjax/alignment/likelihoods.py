@@ -30,13 +30,13 @@ def plackett_luce(scores: Float[Array, "... k"]) -> Float[Array, "..."]:
     return total
 
 
-def ranking_loglik(rewards: Float[Array, "responses"], rankings: Int[Array, "judgements k"]) -> Float[Array, "judgements"]:
+def ranking_loglik(rewards: Float[Array, " responses"], rankings: Int[Array, "judgements k"]) -> Float[Array, " judgements"]:
     """Plackett-Luce log-likelihood of each judgement under rewards ``[K]``."""
     return plackett_luce(rewards[rankings])
 
 
-def mean_variance_pairs(mean: Float[Array, "responses"], log_std: Float[Array, "responses"],
-                        pairs: Int[Array, "judgements 2"]) -> Float[Array, "judgements"]:
+def mean_variance_pairs(mean: Float[Array, " responses"], log_std: Float[Array, " responses"],
+                        pairs: Int[Array, "judgements 2"]) -> Float[Array, " judgements"]:
     """log P(winner > loser) for ``pairs [n, 2]`` (winner first) under independent Gaussians."""
     var = jnp.exp(2.0 * log_std)
     a, b = pairs[:, 0], pairs[:, 1]
@@ -44,7 +44,7 @@ def mean_variance_pairs(mean: Float[Array, "responses"], log_std: Float[Array, "
     return jnp.log(jnp.clip(ndtr(z), 1e-12, 1.0))
 
 
-def categorical_pairs(logits: Float[Array, "responses atoms"], pairs: Int[Array, "judgements 2"]) -> Float[Array, "judgements"]:
+def categorical_pairs(logits: Float[Array, "responses atoms"], pairs: Int[Array, "judgements 2"]) -> Float[Array, " judgements"]:
     """log P(winner > loser) + half the tie mass, utilities on ``n`` fixed ascending atoms."""
     p = jax.nn.softmax(logits, axis=-1)
     pa, pb = p[pairs[:, 0]], p[pairs[:, 1]]
@@ -53,7 +53,7 @@ def categorical_pairs(logits: Float[Array, "responses atoms"], pairs: Int[Array,
     return jnp.log(jnp.clip(win, 1e-12, 1.0))
 
 
-def categorical_moments(logits: Float[Array, "responses atoms"]) -> tuple[Float[Array, "responses"], Float[Array, "responses"]]:
+def categorical_moments(logits: Float[Array, "responses atoms"]) -> tuple[Float[Array, " responses"], Float[Array, " responses"]]:
     """Mean and variance of each response's categorical utility on atoms ``linspace(0, 1, n)``."""
     p = jax.nn.softmax(logits, axis=-1)
     atoms = jnp.linspace(0.0, 1.0, logits.shape[-1])
@@ -61,7 +61,7 @@ def categorical_moments(logits: Float[Array, "responses atoms"]) -> tuple[Float[
     return mean, p @ atoms ** 2 - mean ** 2
 
 
-def explained_variance(mean: Float[Array, "responses"], var: Float[Array, "responses"]) -> tuple[Float[Array, ""], Float[Array, "responses"]]:
+def explained_variance(mean: Float[Array, " responses"], var: Float[Array, " responses"]) -> tuple[Float[Array, ""], Float[Array, " responses"]]:
     """The r^2 diagnostic of hidden context.
 
     Returns:
