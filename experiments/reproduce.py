@@ -1,7 +1,9 @@
-"""Reproduce a committed results table: ``python experiments/reproduce.py table=regretnet seeds=0``.
+"""Write a results table: ``python experiments/reproduce.py table=<name> [seeds=0,1] [overwrite=true]``.
 
-Runs land in ``experiments/runs/<table>/`` (resumed if present) and the table in
-``experiments/results/<table>.md``. Any other ``key=value`` is passed to every training run.
+``table=list`` lists the tables. Runs land in ``experiments/runs/<table>/`` (resumed if present;
+``runs=<dir>`` moves them), the table in ``experiments/results/<table>.md``. A run table passes
+Hydra overrides (``trainer.steps=...``) to its training runs; a computed table takes its own
+``key=value`` options. See ``mechjax/reproduce.py``.
 """
 
 import os
@@ -9,20 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mechjax.reproduce import REPO_DIR, TABLES, run_table  # noqa: E402
-
-
-def main(argv):
-    args = dict(a.split("=", 1) for a in argv if "=" in a and not a.startswith(("+", "trainer.", "attack.")))
-    extra = [a for a in argv if a.startswith(("+", "trainer.", "attack."))]
-    table = args.get("table", "regretnet")
-    if table not in TABLES:
-        sys.exit(f"table={table!r} is unknown; choose from {sorted(TABLES)}")
-    seeds = [int(s) for s in args.get("seeds", "0").split(",")]
-    path = run_table(table, seeds, args.get("runs", os.path.join(REPO_DIR, "experiments", "runs")),
-                     os.path.join(REPO_DIR, "experiments", "results"), extra)
-    print(open(path).read())
-
+from mechjax.reproduce import main  # noqa: E402
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main(sys.argv[1:]))

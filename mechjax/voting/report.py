@@ -1,6 +1,7 @@
-"""Markdown for the voting results tables (``mechjax.reproduce``): one line per rule, learned or classical.
+"""Markdown for the voting results tables (``mechjax.voting.tables``): one line per rule, learned or classical.
 
-Every number comes from a run's ``summary.json`` written by ``mechjax.voting.evaluate``.
+Every number comes from a run's ``summary.json`` written by ``mechjax.voting.evaluate``; the
+"reading" lines under each table are computed from the same summaries.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def render_mimicry(results: list) -> str:
     return "\n".join([
         _protocol(results),
         "- accuracy: the rule's most likely candidate is one of the target rule's winners (ties kept)",
-        "", markdown_table(rows, columns)])
+        "", markdown_table(rows, columns), "", *mimicry_reading(results)])
 
 
 def render_welfare(results: list) -> str:
@@ -112,4 +113,78 @@ def render_welfare(results: list) -> str:
              sorted(classical.items(), key=lambda item: -item[1]["utilitarian"])]
     tail = ["", "Every classical rule on the same held-out profiles (uniform tie-breaking):", "",
             markdown_table(extra, ["rule", "utilitarian", "egalitarian", "nash"])] if extra else []
-    return "\n".join([*lines, "", markdown_table(rows, columns), *tail])
+    return "\n".join([*lines, "", markdown_table(rows, columns), *tail, "", *welfare_reading(results)])
+
+
+def _gain(s: dict):
+    return (s.get("manipulation") or {}).get("mean_best_gain")
+
+
+def _learned(results: list) -> list:
+    return [(row, seed, s) for row, seed, s in results if not row.evaluate_only]
+
+
+def mimicry_reading(results: list) -> list[str]:
+    """Lines computed from the summaries: accuracy range, weakest mimic per size, gain vs target."""
+    learned = _learned(results)
+    if not learned:
+        return []
+    lines = ["Reading (computed from the rows above):", ""]
+    accuracy = [(s["accuracy"], row.name, seed) for row, seed, s in learned if s.get("accuracy") is not None]
+    if accuracy:
+        low, high = min(accuracy), max(accuracy)
+        lines.append(f"- accuracy at the training sizes: lowest {_pct(low[0])}% ({low[1]} seed {low[2]}), highest "
+                     f"{_pct(high[0])}% ({high[1]} seed {high[2]})")
+    sizes = {}
+    for row, seed, s in learned:
+        for size in s.get("sizes", []):
+            if size.get("accuracy") is not None:
+                sizes.setdefault(_size_key(size), []).append((size["accuracy"], row.name, seed))
+    for size, values in sizes.items():
+        low = min(values)
+        lines.append(f"- {size}: lowest accuracy {_pct(low[0])}% ({low[1]} seed {low[2]})")
+    targets = {row.name: _gain(s) for row, _, s in results if row.evaluate_only}
+    gaps = [(abs(_gain(s) - targets[row.name]), row.name, seed) for row, seed, s in learned
+            if _gain(s) is not None and targets.get(row.name) is not None]
+    if gaps:
+        worst = max(gaps)
+        lines.append(f"- mean best manipulation gain, mimic vs its target rule: largest difference {worst[0]:.2e} "
+                     f"({worst[1]} seed {worst[2]})")
+    return lines
+
+
+def welfare_reading(results: list) -> list[str]:
+    """Lines computed from the summaries: welfare and manipulation of learned rules vs classical ones."""
+    from mechjax.voting.rules import LOTTERIES
+    learned = _learned(results)
+    if not learned:
+        return []
+    lines = ["Reading (computed from the rows above):", ""]
+    for row, seed, s in learned:
+        lines.append(f"- {row.name} seed {seed}: utilitarian welfare {s['welfare_utilitarian']:.4f}, mean best "
+                     f"manipulation gain {_fmt_gain(_gain(s))}, manipulable on {_pct(s.get('manipulability'))}% of the "
+                     "profiles")
+    first = learned[0]
+    for row, seed, s in learned[1:]:
+        a, b = _gain(first[2]), _gain(s)
+        if a is not None and b:
+            lines.append(f"- mean best gain, {first[0].name} / {row.name} (seed {seed}): {a / b:.3g}-fold")
+    classical = [(row.name, s) for row, _, s in results if row.evaluate_only]
+    deterministic = [(_gain(s), name) for name, s in classical if name not in LOTTERIES and _gain(s) is not None]
+    if deterministic:
+        low, high = min(deterministic), max(deterministic)
+        lines.append(f"- deterministic classical rules' mean best gain: {low[0]:.2e} ({low[1]}) to {high[0]:.2e} "
+                     f"({high[1]})")
+    for name, s in classical:
+        if name in LOTTERIES:
+            lines.append(f"- {name} (a lottery): utilitarian welfare {s['welfare_utilitarian']:.4f}, mean best gain "
+                         f"{_fmt_gain(_gain(s))}, manipulable on {_pct(s.get('manipulability'))}% of the profiles")
+            for size in s.get("sizes", []):
+                versus = ", ".join(f"{row.name} {entry['welfare_utilitarian']:.4f}" for row, _, ls in learned
+                                   for entry in ls.get("sizes", []) if _size_key(entry) == _size_key(size))
+                lines.append(f"  - at {_size_key(size)}: {size['welfare_utilitarian']:.4f} (learned: {versus})")
+    return lines
+
+
+def _fmt_gain(gain) -> str:
+    return "n/a" if gain is None else f"{gain:.2e}"

@@ -1,0 +1,2 @@
+"""Voting studies behind computed results tables (``mechjax.voting.tables``): each function runs
+one study and returns the table's markdown body and the data behind it."""
