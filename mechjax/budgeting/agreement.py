@@ -1,0 +1,136 @@
+"""Agreement with pabutools on real and random elections, and the timings behind the benchmark.
+
+pabutools runs in a child process (so a per-election timeout can stop it cleanly) on its own
+parse of the file (``parse_pabulib``), which also checks our reader; our rules run on
+:func:`~mechjax.budgeting.pabulib.read_pabulib`'s election. Results are appended to a JSON-lines
+cache, one line per (file, rule), so long studies resume where they stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import time
+
+import numpy as np
+
+from mechjax.budgeting import peers
+from mechjax.budgeting.pabulib import read_pabulib
+
+RULES = ("mes_budget_increase_greedy", "greedy", "phragmen", "mes")
+APPROVAL_ONLY = ("phragmen",)  # pabutools's Phragmén takes approval profiles only
+
+
+def _child(path, rule, satisfaction, queue):
+    from pabutools.election import parse_pabulib
+    instance, profile = parse_pabulib(path)
+    start = time.perf_counter()
+    funded = peers.run_pabutools(rule, instance, profile, satisfaction)
+    queue.put((sorted(funded), time.perf_counter() - start))
+
+
+def run_pabutools_file(path, rule, satisfaction="cost", timeout=None):
+    """``(funded ids or None, seconds or None)``: pabutools on the file, None past ``timeout``."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_child, args=(path, rule, satisfaction, queue), daemon=True)
+    child.start()
+    try:
+        funded, seconds = queue.get(timeout=timeout)
+    except Exception:  # queue.Empty on timeout, or the child died
+        funded, seconds = None, None
+    child.join(1)
+    if child.is_alive():
+        child.kill()
+        child.join()
+    return funded, seconds
+
+
+def compare_file(path, rule, timeout=None, satisfaction="cost") -> dict:
+    """One (file, rule) record: our and pabutools's funded sets and seconds (rule only, no parsing)."""
+    election = read_pabulib(path)
+    start = time.perf_counter()
+    ours = sorted(peers.ours(rule, election, satisfaction))
+    ours_seconds = time.perf_counter() - start
+    theirs, theirs_seconds = run_pabutools_file(path, rule, satisfaction, timeout)
+    return {"file": os.path.basename(path), "rule": rule, "voters": election.num_voters,
+            "projects": election.num_projects, "vote_type": election.vote_type,
+            "ours": ours, "ours_seconds": ours_seconds, "pabutools": theirs,
+            "pabutools_seconds": theirs_seconds, "timeout": timeout,
+            "agree": None if theirs is None else ours == theirs}
+
+
+def load_cache(cache_path) -> dict:
+    """``{(file, rule): record}`` from a JSON-lines cache (missing file: empty)."""
+    records = {}
+    if os.path.exists(cache_path):
+        with open(cache_path) as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    records[(record["file"], record["rule"])] = record
+    return records
+
+
+def compare_real(paths, rules=RULES, timeout=None, cache_path=None, log=print, retry_timeouts=False) -> list:
+    """Records for every (file, rule), computing those the cache lacks (smallest files first).
+
+    A record whose pabutools run timed out is recomputed only if ``retry_timeouts`` and the new
+    ``timeout`` is longer.
+    """
+    cache = load_cache(cache_path) if cache_path else {}
+    out = []
+    for rule in rules:
+        for path in sorted(paths, key=os.path.getsize):
+            key = (os.path.basename(path), rule)
+            record = cache.get(key)
+            stale = record is not None and retry_timeouts and record["pabutools"] is None and (
+                timeout is None or (record["timeout"] or 0) < timeout)
+            if record is None or stale:
+                election_type = read_pabulib(path).vote_type if rule in APPROVAL_ONLY else "approval"
+                if election_type not in ("approval", "choose-1"):
+                    continue
+                record = compare_file(path, rule, timeout)
+                if cache_path:
+                    os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
+                    with open(cache_path, "a") as handle:
+                        handle.write(json.dumps(record) + "\n")
+                log(f"{rule:28s} {record['file'][:60]:60s} ours {record['ours_seconds']:8.3f}s  "
+                    f"pabutools {record['pabutools_seconds'] if record['pabutools_seconds'] is not None else float('nan'):9.2f}s  "
+                    f"agree {record['agree']}")
+            out.append(record)
+    return out
+
+
+def compare_random(count, seed=0, max_voters=30, max_projects=10, cardinal=False,
+                   rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy")) -> dict:
+    """``{rule: (agreeing, compared)}`` on ``count`` random tie-heavy elections."""
+    from mechjax.budgeting.synthetic import random_election
+    rng = np.random.default_rng(seed)
+    tally = {rule: [0, 0] for rule in rules}
+    satisfaction = "scores" if cardinal else "cost"
+    for _ in range(count):
+        election = random_election(rng, max_voters, max_projects, cardinal=cardinal)
+        instance, profile = peers.to_pabutools(election)
+        for rule in rules:
+            if cardinal and rule == "phragmen":
+                continue
+            same = peers.ours(rule, election, satisfaction) == peers.run_pabutools(rule, instance, profile, satisfaction)
+            tally[rule][0] += int(same)
+            tally[rule][1] += 1
+    return {rule: tuple(v) for rule, v in tally.items() if v[1]}
+
+
+def remeasure(records, by_name, repeats: int = 2) -> None:
+    """Reruns our rule for every record now (best of ``repeats``), updating its funded set, time
+    and agreement with the cached pabutools outcome (so cached records reflect the current code)."""
+    for record in records:
+        election = read_pabulib(by_name[record["file"]])
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            ours = sorted(peers.ours(record["rule"], election))
+            times.append(time.perf_counter() - start)
+        record["ours"], record["ours_seconds"] = ours, min(times)
+        record["agree"] = None if record["pabutools"] is None else ours == record["pabutools"]

@@ -1,0 +1,101 @@
+"""The learned PB rule: feasible by construction, equivariant, trains through make_train from the
+presets, loads, and bad configs name the field."""
+
+import os
+
+import flax.nnx as nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from mechjax import experiment
+from mechjax.budgeting.nets import PBNet, greedy_selection, relaxed_selection
+from mechjax.budgeting.problem import BudgetingProblem, PBBatch
+from mechjax.errors import ConfigError, DataError
+
+from conftest import CONF_DIR, compose_config
+
+DATA = os.path.join(os.path.dirname(CONF_DIR), "..", "shared", "data", "pabulib")
+needs_data = pytest.mark.skipif(not os.path.isdir(DATA), reason=f"no pabulib data at {DATA} (../shared/data/pabulib)")
+PRESETS = sorted(p[:-5] for p in os.listdir(os.path.join(CONF_DIR, "experiment")) if p.startswith("pb_"))
+TINY_PB = ["trainer=tiny", "progress=false", "plots=false", "problem.pool_size=32", "problem.max_voters=12",
+           "problem.max_projects=6", "budgeting_eval.max_elections=2"]
+SMALL_NET = ["mechanism.dim=8", "mechanism.depth=1"]
+
+
+def _pool(real_share=0.0, size=8):
+    return BudgetingProblem(max_voters=12, max_projects=6, pool_size=size, real_share=real_share).pool
+
+
+def test_selections_are_feasible_and_relaxation_spends_the_budget():
+    rng = np.random.default_rng(0)
+    scores = jnp.asarray(rng.normal(size=(64, 9)), jnp.float32)
+    costs = jnp.asarray(rng.uniform(0.0, 0.7, size=(64, 9)), jnp.float32)
+    mask = jnp.asarray(rng.random((64, 9)) < 0.8, jnp.float32)
+    hard = greedy_selection(scores, costs, mask)
+    assert ((hard * costs).sum(-1) <= 1 + 1e-6).all() and (hard <= mask).all()
+    # greedy by score: an unfunded real project never fits in what is left
+    left = 1 - (hard * costs).sum(-1, keepdims=True)
+    assert not ((hard == 0) & (mask > 0) & (costs <= left - 1e-6)).any()
+    soft = relaxed_selection(scores, costs, mask, temperature=0.1)
+    spend = (soft * costs).sum(-1)
+    np.testing.assert_allclose(spend, np.minimum(1.0, (costs * mask).sum(-1)), atol=2e-3)
+
+
+def test_net_is_equivariant_to_voters_and_projects():
+    batch = jax.tree.map(jnp.asarray, _pool())
+    net = PBNet(8, 1, rngs=nnx.Rngs(0))
+    scores = net.scores(batch)
+    rng = np.random.default_rng(1)
+    sigma_v, sigma_p = rng.permutation(12), rng.permutation(6)
+    permuted = PBBatch(batch.approvals[:, sigma_v][:, :, sigma_p], batch.voter_mask[:, sigma_v],
+                       batch.project_mask[:, sigma_p], batch.costs[:, sigma_p], batch.target[:, sigma_p])
+    np.testing.assert_allclose(net.scores(permuted), scores[:, sigma_p], rtol=1e-4, atol=1e-5)
+    funded = net(batch)
+    assert ((funded * batch.costs).sum(-1) <= 1 + 1e-6).all()
+
+
+def test_pool_targets_are_mes_and_feasible():
+    batch = _pool(size=16)
+    assert ((batch.target * batch.costs).sum(-1) <= 1 + 1e-5).all()
+    assert (batch.target <= batch.project_mask).all()
+
+
+@pytest.mark.parametrize("override,field", [("problem.max_voters=1", "problem.max_voters"),
+                                            ("problem.real_share=2", "problem.real_share"),
+                                            ("problem.temperature=0", "problem.temperature"),
+                                            ("+problem.bogus=1", "problem.bogus"),
+                                            ("budgeting_eval.max_voters=0", "budgeting_eval.max_voters"),
+                                            ("mechanism.rule=borda", "mechanism.rule")])
+def test_bad_configs_name_the_field(override, field, tmp_path):
+    mechanism = ["mechanism=pb_rule"] if override.startswith("mechanism.rule") else []
+    cfg = compose_config(["+experiment=pb_mimic_mes", *TINY_PB, *(mechanism or SMALL_NET), override])
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        if mechanism:
+            experiment.evaluate(cfg)
+        else:
+            experiment.train(cfg, str(tmp_path))
+
+
+@needs_data
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", PRESETS)
+def test_preset_trains_evaluates_and_loads(preset, tmp_path):
+    summary = experiment.train(compose_config([f"+experiment={preset}", *TINY_PB, *SMALL_NET]), str(tmp_path))
+    assert summary["feasible_rate"] == 1.0 and summary["elections"] == 2
+    assert summary["references"]["mes"]["jaccard_mes"] == 1.0
+    rule, problem = experiment.load(str(tmp_path))
+    batch = problem.sample(jax.random.key(0), 32)
+    funded = np.asarray(rule(batch))
+    assert set(np.unique(funded)) <= {0.0, 1.0} and ((funded * np.asarray(batch.costs)).sum(-1) <= 1 + 1e-6).all()
+    with pytest.raises(DataError, match="costs"):
+        rule(batch._replace(costs=-batch.costs))
+
+
+@needs_data
+def test_classical_rule_evaluates_through_the_front_door():
+    cfg = compose_config(["+experiment=pb_mimic_mes", *TINY_PB, "mechanism=pb_rule", "mechanism.rule=greedy"])
+    summary = experiment.evaluate(cfg)
+    assert summary["feasible_rate"] == 1.0
+    assert summary["welfare"] == pytest.approx(summary["references"]["greedy"]["welfare"])
