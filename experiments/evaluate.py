@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from mechjax import cli  # noqa: E402
 from mechjax.config import register_schemas  # noqa: E402
+from mechjax.errors import ConfigError  # noqa: E402
 from mechjax.experiment import DEFAULT_CONF_DIR, evaluate  # noqa: E402
 from mechjax.report import summary_table  # noqa: E402
 
@@ -29,6 +30,10 @@ register_schemas()
 @hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     out_dir = HydraConfig.get().runtime.output_dir
+    ignored = cli.training_overrides(HydraConfig.get().overrides.task) if cfg.get("run_dir") else []
+    if ignored:
+        raise ConfigError(f"run_dir=... is evaluated as it was trained (its own config.yaml), so {ignored} would be "
+                          f"ignored; change only evaluation settings here, or train a new run")
     summary = evaluate(cfg, run_dir=cfg.get("run_dir"), out_dir=out_dir)
     print(summary_table(summary, title="evaluation"))
     print(f"written: {os.path.join(out_dir, 'summary.json')}")

@@ -52,6 +52,21 @@ def missing_preset_error(conf_dir: str, missing: str) -> ConfigError:
                        f"Available presets of {where}:\n{listing}")
 
 
+# The sections that decide what a run trained: a trained run is evaluated with its own values.
+TRAINING_SECTIONS = ("problem", "mechanism", "inner", "constraint", "optim", "trainer", "seed")
+
+
+def training_overrides(overrides) -> list[str]:
+    """The command-line overrides (``problem.num_items=3``, ``mechanism=vcg``, ...) that change a
+    training section: ``experiments/evaluate.py run_dir=...`` refuses them instead of ignoring them."""
+    found = []
+    for override in overrides:
+        key = override.lstrip("+~").split("=", 1)[0]
+        if key.split(".")[0].split("/")[0] in TRAINING_SECTIONS:
+            found.append(override)
+    return found
+
+
 def debug_requested(argv=None) -> bool:
     """``debug=true`` on the command line or ``MECHJAX_DEBUG=1`` in the environment."""
     argv = sys.argv[1:] if argv is None else argv

@@ -125,3 +125,12 @@ def test_train_script_errors_are_one_message(tmp_path):
         assert proc.returncode == 1, proc.stderr[-2000:]
         assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         assert not (tmp_path / "metrics.jsonl").exists()
+
+
+def test_evaluating_a_run_refuses_training_overrides():
+    """``evaluate.py run_dir=... problem.num_items=3`` would silently evaluate the run as trained."""
+    from mechjax.cli import training_overrides
+    given = ["run_dir=x", "attack.steps=2000", "problem.num_items=3", "+mechanism.hidden=[8]", "mechanism=vcg",
+             "seed=3", "voting_eval.profiles=64", "~trainer.steps", "attack=quick"]
+    assert training_overrides(given) == ["problem.num_items=3", "+mechanism.hidden=[8]", "mechanism=vcg", "seed=3",
+                                         "~trainer.steps"]
