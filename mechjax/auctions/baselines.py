@@ -127,7 +127,7 @@ def make_second_price(valuations: UniformValuations, reserve: Reserve = 0.0) -> 
             bidders this is Myerson's optimal auction).
     """
     _require_item_by_item(valuations, "second_price")
-    r = jnp.asarray(_reserve_per_item(reserve, valuations, "second_price"), jnp.float32)
+    r = jnp.asarray(_reserve_per_item(reserve, valuations, "second_price"), jnp.float32)[None, None, :]  # [1, 1, items]
 
     def second_price(bids):
         alloc, others_best = _sell_each_item(bids, bids >= r)
@@ -142,7 +142,7 @@ def make_first_price(valuations: UniformValuations, reserve: Reserve = 0.0) -> M
     Not truthful (bidders gain by shading); used to show that attackers find regret.
     """
     _require_item_by_item(valuations, "first_price")
-    r = jnp.asarray(_reserve_per_item(reserve, valuations, "first_price"), jnp.float32)
+    r = jnp.asarray(_reserve_per_item(reserve, valuations, "first_price"), jnp.float32)[None, None, :]  # [1, 1, items]
 
     def first_price(bids):
         alloc, _ = _sell_each_item(bids, bids >= r)
@@ -161,7 +161,7 @@ def make_itemwise_myerson(valuations: UniformValuations) -> Mechanism:
     """
     _require_uniform(valuations, "itemwise_myerson")
     _require_item_by_item(valuations, "itemwise_myerson")
-    low, high = valuations.low_array, valuations.high_array
+    low, high = valuations.low_array[None], valuations.high_array[None]  # [1, bidders, items]
 
     def itemwise_myerson(bids):
         virtual = valuations.virtual_value(bids)

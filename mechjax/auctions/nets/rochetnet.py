@@ -73,7 +73,7 @@ class RochetNet(nnx.Module):
         allocations = jnp.concatenate([allocations, jnp.zeros((1, self.m), allocations.dtype)])  # null option
         prices = jnp.concatenate([prices, jnp.zeros((1,), prices.dtype)])
         values = bids[:, 0, :]
-        menu_utilities = values @ allocations.T - prices  # [b, K + 1]
+        menu_utilities = values @ allocations.T - prices[None, :]  # [b, K + 1]
         if training:
             weights = jax.nn.softmax(menu_utilities * self.softmax_scale, axis=-1)
         else:
