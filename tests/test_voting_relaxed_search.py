@@ -24,7 +24,7 @@ def softmax_borda(temperature):
     """A smooth classical-like rule: softmax of the mean Borda score (expected for relaxed ballots)."""
     def mechanism(ballots):
         m = ballots.ranks.shape[-1]
-        score = (m - 1 - (ballots.ranks * jnp.arange(m)).sum(-1)) / (m - 1)  # [b, n, m]
+        score = (m - 1 - (ballots.ranks * jnp.arange(m)[None, None, None, :]).sum(-1)) / (m - 1)  # [b, n, m]
         w = ballots.weights / ballots.weights.sum(-1, keepdims=True)
         return jax.nn.softmax(jnp.einsum("bn,bnm->bm", w, score) / temperature, -1)
     return mechanism
