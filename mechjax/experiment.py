@@ -21,6 +21,7 @@ import yaml
 from mechjax import config as config_lib
 from mechjax import progress as progress_lib
 from mechjax import registry
+from mechjax.cli import TRAINING_SECTIONS
 from mechjax.core import loop
 from mechjax.core.checkpoint import Checkpointer
 from mechjax.core.trainer import make_train
@@ -130,7 +131,7 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
 
 def _training_part(cfg: dict) -> dict:
     # Settings that change what is trained; evaluation and display settings may differ on resume.
-    return {k: cfg.get(k) for k in ("problem", "mechanism", "inner", "constraint", "optim", "trainer", "seed")}
+    return {k: cfg.get(k) for k in TRAINING_SECTIONS}
 
 
 def _evaluate_replicas(exp, trainer, state, evaluator, show: bool) -> dict:
