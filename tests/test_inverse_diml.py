@@ -18,6 +18,7 @@ from mechjax.inverse import (
     models,
     simulate,
 )
+from mechjax.inverse.fit import train as fit_train
 from mechjax.testing.inverse import gauge_shift
 
 LEARNER = LogitQ(alpha=0.25, beta=3.0, epsilon=0.06)
@@ -107,8 +108,11 @@ def test_gradient_through_the_unrolled_learners_is_finite_and_descends(congestio
 
 def test_fit_through_the_trainer_recovers_congestion_payoff_differences(congestion_data):
     game, actions = congestion_data
-    learned = fit(np.asarray(actions), 5, LEARNER, model="congestion", steps=300, steps_per_chunk=150, burn_in=12,
-                  learning_rate=3e-2, weight_decay=0.0)
+    # 300 steps in chunks of 200: the last chunk is shorter (no multiple required).
+    result = fit_train(np.asarray(actions), 5, LEARNER, model="congestion", steps=300, steps_per_chunk=200,
+                       burn_in=12, learning_rate=3e-2, weight_decay=0.0)
+    assert [row["step"] for row in result.history][-1] == 300
+    learned = result.game
     held_out = simulate(game, LEARNER, jax.random.key(7), episodes=32, steps=30)
     mse = metrics.payoff_difference_mse(game, learned, held_out)
     trivial = metrics.payoff_difference_mse(game, np.zeros((4,) + (5,) * 4), held_out)
@@ -128,7 +132,9 @@ def test_fit_rejects_bad_inputs_before_compiling(congestion_data):
     with pytest.raises(ConfigError, match="unknown option"):
         fit(actions, 5, LEARNER, epochs=3)
     with pytest.raises(ConfigError, match="fit.steps"):
-        fit(actions, 5, LEARNER, steps=100, steps_per_chunk=30)
+        fit(actions, 5, LEARNER, steps=0)
+    with pytest.raises(ConfigError, match="fit.steps_per_chunk"):
+        fit(actions, 5, LEARNER, steps_per_chunk=0)
     with pytest.raises(DataError, match="actions"):
         fit(actions, 3, LEARNER)  # actions up to 4 do not fit 3 actions
     with pytest.raises(ConfigError, match="learner"):

@@ -84,9 +84,12 @@ class FitConfig:
             raise ConfigError(f"fit.learning_rate must be > 0, got {self.learning_rate}")
         if self.weight_decay < 0:
             raise ConfigError(f"fit.weight_decay must be >= 0, got {self.weight_decay}")
-        if self.steps_per_chunk < 1 or self.steps % self.steps_per_chunk:
-            raise ConfigError(
-                f"fit.steps={self.steps} must be a positive multiple of fit.steps_per_chunk={self.steps_per_chunk}")
+        if self.steps < 1:
+            raise ConfigError(f"fit.steps must be >= 1, got {self.steps}")
+        if self.batch_size < 1:
+            raise ConfigError(f"fit.batch_size must be >= 1, got {self.batch_size}")
+        if self.steps_per_chunk < 1:
+            raise ConfigError(f"fit.steps_per_chunk must be >= 1, got {self.steps_per_chunk}")
         if self.window is not None and self.window < 1:
             raise ConfigError(f"fit.window must be >= 1 or None, got {self.window}")
         if self.burn_in is not None and self.burn_in < 0:
