@@ -35,6 +35,34 @@ def deviation_profiles(values: Float[Array, "b n m"], misreports: Float[Array, "
     return values[None, :, None] * (1.0 - eye) + misreports[:, :, :, None, :] * eye
 
 
+def own_utilities(values: Float[Array, "b n m"], alloc: Float[Array, "r b n n m"],
+                  pay: Float[Array, "r b n n"]) -> Float[Array, "r b n"]:
+    """Deviator i's utility (at her true values) from the outcomes of the deviation profiles."""
+    own_alloc = jnp.einsum("rbiim->rbim", alloc)
+    own_pay = jnp.einsum("rbii->rbi", pay)
+    return jnp.sum(values[None] * own_alloc, axis=-1) - own_pay
+
+
+def truthful_and_deviation_outcomes(outcome_fn: AuctionFn, values: Float[Array, "b n m"],
+                                    misreports: Float[Array, "r b n m"]):
+    """``(alloc [b, n, m], pay [b, n], deviation utilities [r, b, n])`` from ONE call of the mechanism.
+
+    The truthful profiles and the ``r * b * n`` deviation profiles go through the mechanism as one
+    batch: the same numbers as two calls (every mechanism maps each profile on its own), but one
+    pass through the network's layers instead of two, which is what the outer step pays for.
+    """
+    r, b, n, m = misreports.shape
+    # sample-major order ([b, 1 + r n] profiles), so that a batch sharded across devices stays
+    # sharded the same way and no profile has to move between devices
+    deviations = jnp.moveaxis(deviation_profiles(values, misreports), 0, 1).reshape(b, r * n, n, m)
+    profiles = jnp.concatenate([values[:, None], deviations], axis=1).reshape(b * (1 + r * n), n, m)
+    alloc, pay = outcome_fn(profiles)
+    alloc, pay = alloc.reshape(b, 1 + r * n, n, m), pay.reshape(b, 1 + r * n, n)
+    own = own_utilities(values, jnp.moveaxis(alloc[:, 1:].reshape(b, r, n, n, m), 1, 0),
+                        jnp.moveaxis(pay[:, 1:].reshape(b, r, n, n), 1, 0))
+    return alloc[:, 0], pay[:, 0], own
+
+
 @dataclass(frozen=True)
 class AuctionProblem:
     """Revenue maximisation subject to (approximate) incentive compatibility.
@@ -82,13 +110,11 @@ class AuctionProblem:
                           misreports: Float[Array, "r b n m"]) -> Float[Array, "r b n"]:
         """Utility of bidder i at sample b when she alone bids ``misreports[r, b, i]``."""
         r, b, n, m = misreports.shape
-        profiles = deviation_profiles(values, misreports).reshape(r * b * n, n, m)
+        # sample-major order, as in truthful_and_deviation_outcomes (a sharded batch stays put)
+        profiles = jnp.moveaxis(deviation_profiles(values, misreports), 0, 1).reshape(b * r * n, n, m)
         alloc, pay = outcome_fn(profiles)
-        alloc = alloc.reshape(r, b, n, n, m)
-        pay = pay.reshape(r, b, n, n)
-        own_alloc = jnp.einsum("rbiim->rbim", alloc)
-        own_pay = jnp.einsum("rbii->rbi", pay)
-        return jnp.sum(values[None] * own_alloc, axis=-1) - own_pay
+        return own_utilities(values, jnp.moveaxis(alloc.reshape(b, r, n, n, m), 1, 0),
+                             jnp.moveaxis(pay.reshape(b, r, n, n), 1, 0))
 
     def regret(self, outcome_fn: AuctionFn, values, misreports) -> Float[Array, "b n"]:
         """Per-sample, per-bidder regret against the best of the given misreports (>= 0)."""
@@ -99,14 +125,18 @@ class AuctionProblem:
 
     def loss_terms(self, outcome_fn: AuctionFn, values, misreports) -> Terms:
         """Negative revenue, and per-bidder regret against ``misreports`` (none: DSIC by construction)."""
-        alloc, pay = outcome_fn(values)
+        if misreports is None:  # inner=none: nothing searched, so no regret is claimed
+            alloc, pay = outcome_fn(values)
+            truthful = utilities(values, alloc, pay)
+            revenue = jnp.mean(jnp.sum(pay, axis=-1))
+            ir_violation = jnp.mean(jnp.sum(jax.nn.relu(-truthful), axis=-1))
+            return Terms(-revenue, jnp.zeros((self.num_agents,)),
+                         {"revenue": revenue, "ir_violation": ir_violation})
+        alloc, pay, deviation = truthful_and_deviation_outcomes(outcome_fn, values, misreports)
         truthful = utilities(values, alloc, pay)
         revenue = jnp.mean(jnp.sum(pay, axis=-1))
         ir_violation = jnp.mean(jnp.sum(jax.nn.relu(-truthful), axis=-1))
-        if misreports is None:  # inner=none: nothing searched, so no regret is claimed
-            return Terms(-revenue, jnp.zeros((self.num_agents,)),
-                         {"revenue": revenue, "ir_violation": ir_violation})
-        best = self.deviation_utility(outcome_fn, values, misreports).max(axis=0)
+        best = deviation.max(axis=0)
         regret = jax.nn.relu(best - truthful)  # [b, n]
         per_bidder = jnp.mean(regret, axis=0)
         return Terms(
