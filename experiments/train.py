@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mechjax import cli  # noqa: E402
+from mechjax import cli, distributed  # noqa: E402
 from mechjax.config import register_schemas  # noqa: E402
 from mechjax.experiment import DEFAULT_CONF_DIR, headline, train  # noqa: E402
 from mechjax.report import summary_table  # noqa: E402
@@ -25,10 +25,12 @@ register_schemas()
 @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
 def main(cfg: DictConfig) -> float:
     if cfg.get("distributed", False):
-        import jax
-        jax.distributed.initialize()  # multi-host: every process runs this script (e.g. under Slurm)
+        # every process runs this script (one per host or GPU, e.g. under Slurm); see mechjax.distributed
+        distributed.initialize()
     run_dir = HydraConfig.get().runtime.output_dir
     summary = train(cfg, run_dir)
+    if not distributed.is_primary():
+        return 0.0  # process 0 evaluates, writes and reports
     print(summary_table(summary))
     return headline(summary)  # the number a Hydra sweeper optimises
 

@@ -19,10 +19,10 @@ import jax
 import yaml
 
 from mechjax import config as config_lib
+from mechjax import distributed, registry
 from mechjax import progress as progress_lib
-from mechjax import registry
 from mechjax.cli import TRAINING_SECTIONS
-from mechjax.core import loop
+from mechjax.core import loop, sharding
 from mechjax.core.checkpoint import Checkpointer
 from mechjax.core.trainer import make_train
 from mechjax.errors import ConfigError, DataError
@@ -101,21 +101,29 @@ def train(cfg, run_dir: str, *, progress: Optional[bool] = None) -> dict:
                           f"experiments/evaluate.py, there is nothing to train")
     run_checks(exp, cfg)
     evaluator = registry.evaluator_for(exp.kind, cfg)  # validates the evaluation settings before training
-    os.makedirs(run_dir, exist_ok=True)
+    # a multi-process run trains in every process; only process 0 reads and writes run_dir
+    primary = distributed.is_primary()
+    if primary:
+        os.makedirs(run_dir, exist_ok=True)
     config_path = os.path.join(run_dir, CONFIG_FILE)
-    if os.path.exists(config_path):
+    if primary and os.path.exists(config_path):
         with open(config_path) as f:
             previous = yaml.safe_load(f)
         if _training_part(previous) != _training_part(cfg):
             raise ConfigError(
                 f"{run_dir} holds a run with a different configuration; choose another hydra.run.dir "
                 f"(resuming must not mix two runs)")
-    with open(config_path, "w") as f:
-        yaml.safe_dump(cfg, f, sort_keys=False)
+    if primary:
+        with open(config_path, "w") as f:
+            yaml.safe_dump(cfg, f, sort_keys=False)
 
     trainer = make_train(exp.problem, exp.mechanism, exp.inner, exp.constraint, exp.optimizer, exp.trainer)
     show = cfg.get("progress", True) if progress is None else progress
     result = loop.run(trainer, run_dir, exp.seed, progress=show)
+    if not primary:  # the others trained alongside process 0; it evaluates and writes the results
+        return {"kind": exp.kind, "steps": exp.trainer.steps, "process_index": jax.process_index(),
+                "history": result.history}
+    result.state = sharding.to_host_local(result.state)  # evaluation runs on this process's devices
     summary = _evaluate_replicas(exp, trainer, result.state, evaluator, show)
     summary.update(kind=exp.kind, steps=exp.trainer.steps, wall_s=round(result.wall_s, 2),
                    train_wall_s=round(result.wall_s, 2), seed=exp.seed, commit=git_commit(),

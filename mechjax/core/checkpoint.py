@@ -24,6 +24,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from mechjax.core import sharding
 from mechjax.errors import DataError
 
 # orbax logs every save at INFO through absl; a run's log should hold the run's own messages.
@@ -110,8 +111,16 @@ class Checkpointer:
 
     def __init__(self, directory: str, max_to_keep: int = 2):
         self.directory = os.path.abspath(directory)
-        options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True,
-                                               enable_async_checkpointing=False)
+        extra = {}
+        if jax.process_count() > 1:
+            # multi-process runs: this process alone (process 0, see mechjax.distributed) reads and
+            # writes checkpoints, so orbax must not wait at barriers for the others
+            os.makedirs(self.directory, exist_ok=True)
+            me = jax.process_index()
+            extra = dict(create=False, multiprocessing_options=ocp.options.MultiprocessingOptions(
+                primary_host=me, active_processes={me}))
+        options = ocp.CheckpointManagerOptions(**{"max_to_keep": max_to_keep, "create": True,
+                                                  "enable_async_checkpointing": False, **extra})
         self._manager = ocp.CheckpointManager(self.directory, options=options)
 
     def step_dir(self, step: int) -> str:
@@ -167,6 +176,9 @@ class Checkpointer:
             DataError: ``state`` holds NaN/inf (a non-finite state is never checkpointed).
         """
         state = state._replace(data=None)
+        if jax.process_count() > 1:
+            # orbax refuses process-local jax.Arrays in a multi-process run; plain numpy it writes
+            state = jax.device_get(sharding.to_host_local(state))
         bad = first_non_finite_leaf(state)
         if bad is not None:
             raise DataError(f"refusing to checkpoint step {step}: the training state{bad} is not finite")

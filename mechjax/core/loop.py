@@ -23,6 +23,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from mechjax import distributed
 from mechjax.core.checkpoint import Checkpointer
 from mechjax.core.metrics import MetricsLog, first_non_finite, to_python
 from mechjax.core.trainer import Trainer, TrainState
@@ -65,15 +66,19 @@ def run(trainer: Trainer, run_dir: str, seed: int, *, progress: bool = True,
         DataError: ``run_dir`` holds checkpoints but none passes verification.
     """
     cfg = trainer.cfg
-    os.makedirs(run_dir, exist_ok=True)
+    if distributed.is_primary():
+        os.makedirs(run_dir, exist_ok=True)
     keys = replica_keys(seed, cfg.num_seeds)
     init_keys, chunk_root = keys, jax.vmap(lambda k: jax.random.fold_in(k, 1))(keys)
     state = jax.jit(jax.vmap(trainer.init))(init_keys)
-    ckpt = Checkpointer(os.path.join(run_dir, "checkpoints"), cfg.max_to_keep)
-    log = MetricsLog(os.path.join(run_dir, "metrics.jsonl"))
+    # multi-process runs: only process 0 reads and writes the run directory (mechjax.distributed)
+    primary = distributed.is_primary()
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    ckpt = Checkpointer(ckpt_dir, cfg.max_to_keep) if primary else distributed.FollowerCheckpointer(ckpt_dir)
+    log = MetricsLog(os.path.join(run_dir, "metrics.jsonl")) if primary else distributed.FollowerLog()
     step, wall_before, resumed_from = 0, 0.0, None
     try:
-        found = ckpt.restore_latest_good(state, quarantine=True)
+        found = distributed.share_resume(ckpt.restore_latest_good(state, quarantine=True), state)
     except BaseException:
         ckpt.close()
         raise
@@ -83,7 +88,7 @@ def run(trainer: Trainer, run_dir: str, seed: int, *, progress: bool = True,
     history = log.truncate(step if found is not None else -1)
     saved_step = step if found is not None else None
     started = time.perf_counter()
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=cfg.steps, initial=step, disable=not (progress and primary), unit="step", dynamic_ncols=True)
 
     def save(at_step, at_state):
         ckpt.save(at_step, at_state, {"wall_s": wall_before + time.perf_counter() - started, "seed": seed})

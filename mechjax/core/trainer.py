@@ -22,7 +22,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec
 
 from mechjax.core import sharding
 from mechjax.core.types import Constraint, InnerSolver, Problem
@@ -213,8 +212,7 @@ def make_train(
         if jax.device_count() > 1:
             # jit caches on input placement: a freshly initialised or restored state (one device)
             # and a chunk's output (replicated over the mesh) would otherwise be two compiles
-            replicated = NamedSharding(sharding.data_mesh(), PartitionSpec())
-            state, keys = jax.device_put((state, keys), replicated)
+            state, keys = sharding.replicate((state, keys))
         # fixed dtypes: a Python int and an int32 array would be two different traces
         return compiled(state, keys, np.int32(offset), np.int32(count))
 
