@@ -154,3 +154,46 @@ summary = train(cfg, run_dir)
 print("learned worst-type value", round(summary["worst_type_value"], 4),
       " exact max-min", round(summary["maxmin_worst_type_value"], 4))
 print("loaded policy", np.round(al.load(run_dir)(), 3))
+
+# %% [markdown]
+# ## 7. Loss design is rule design
+# The loss you fit a reward with *is* a voting rule on the tournament of responses. BTL is Borda;
+# fitting BTL to a tempered majority tournament (soft Copeland) or maximising a soft pairwise
+# agreement (soft Kemeny) moves the top response to the Condorcet winner as the temperature falls.
+# On the 60/40 profile (60% A>B>C, 40% B>C>A), A beats both B and C head to head:
+
+# %%
+from mechjax.alignment import loss_design as ld  # noqa: E402
+
+rankings, weights = ld.SIXTY_FORTY[0][None], ld.SIXTY_FORTY[1][None]
+probs = ld.profile_tournaments(rankings, weights)
+mask = np.ones((1, 3), bool)
+temps = (1.0, 0.3, 0.1, 0.03)
+for loss in ld.LOSSES:
+    scores = ld.fit_tournament_scores(probs, mask, loss, (1.0,) if loss == "btl" else temps,
+                                      steps=200 if TINY else 1500)
+    tops = ["ABC"[int(np.argmax(s[0]))] for s in scores]
+    print(f"{loss:<14}", "top:", ", ".join(f"{t} (tau {tau:g})" for t, tau in zip(tops, temps)) if loss != "btl"
+          else tops[0])
+
+# %% [markdown]
+# ## 8. Pluralistic alignment: ideal points and few-shot users
+# Users are mixtures of a few prototypes (ideal points in a shared response embedding). Fit the
+# prototypes on many users; a new user is then just T - 1 numbers, learned from a handful of pairs.
+# `python experiments/reproduce.py table=alignment_ideal_point` runs the full study.
+
+# %%
+from mechjax.alignment import ideal_point_study as ips  # noqa: E402
+
+few = ips.few_shot_study(seed=0, num_types=3, num_responses=12, train_users=100 if TINY else 500,
+                         per_train_user=20, test_users=40 if TINY else 200, heldout=20,
+                         shots=(1, 5, 20), steps=300 if TINY else 1500)
+print("prototype correlations (matched):", np.round(few["recovery"]["correlations"], 3))
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(few["shots"], few["ideal_point"], "o-", label="ideal point (weights only)")
+ax.plot(few["shots"], few["scratch"], "s-", label="per-user from scratch")
+ax.axhline(few["shared"], color="grey", ls="--", label="one shared reward")
+ax.axhline(few["oracle"], color="k", ls=":", label="true user reward")
+ax.set(xlabel="pairs from the new user", ylabel="held-out accuracy", xscale="log")
+ax.legend(fontsize=8)
+plt.show()

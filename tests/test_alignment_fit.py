@@ -80,3 +80,23 @@ def test_twin_mixtures_share_pairs_but_not_three_way_rankings():
     assert np.abs(a.utilities - b.utilities).max() > 0.3
     pa, pb = al.ranking_probabilities(a, range(3))[1], al.ranking_probabilities(b, range(3))[1]
     assert 0.5 * np.abs(pa - pb).sum() > 0.05
+
+
+def test_hidden_context_conditions_bracket_where_the_targets_hold():
+    from mechjax.alignment.populations import pair_probabilities
+
+    cond = sc.hidden_context_conditions(grid=101)
+    assert cond["link_gap_max"] < 1e-6  # the BTL link recovers the Borda curve at every rationality
+    assert cond["peak_monotone"] and cond["minmax_monotone"]
+    norm = lambda x: (x - x.min()) / (x.max() - x.min())  # noqa: E731
+
+    def measured(beta):
+        a, pop = sc.hidden_context_population(101, beta)
+        probs = pair_probabilities(pop)
+        borda, r = sc.borda_scores(probs), sc.newton_btl(probs)
+        return abs(a[np.argmax(borda)] - 0.8), np.abs(norm(r) - norm(borda)).max()
+
+    peak_from, minmax_until = cond["peak_from"], cond["minmax_until"]
+    assert measured(1.05 * peak_from)[0] <= 0.02 < measured(0.95 * peak_from)[0]
+    assert measured(0.95 * minmax_until)[1] <= 0.02 < measured(1.05 * minmax_until)[1]
+    assert peak_from < minmax_until  # so both targets hold together in between

@@ -8,7 +8,10 @@ gave, and the trainer's Problem for the chosen ``task``:
   ``likelihood=mean_variance|categorical`` for DPL on pairs);
 * ``mixture``: EM over ``num_types`` reward types (inner solver ``estep``);
 * ``policy``: a policy over the responses against the population's true type rewards,
-  ``principle=egalitarian`` (inner solver ``worst_type``) or ``utilitarian``.
+  ``principle=egalitarian`` (inner solver ``worst_type``) or ``utilitarian``;
+* ``ideal_point``: the ideal-point model (``num_types`` prototypes in a shared response embedding,
+  each of the ``num_annotators`` users a mixture of them) on an ideal-point population
+  (``feature_dim``-dimensional truth, user weights ``Dirichlet(user_concentration)``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from mechjax.alignment.populations import UTILITY_MODELS, Population, random_pop
 from mechjax.alignment.problem import LIKELIHOODS, MixtureProblem, PolicyProblem, PreferenceProblem
 from mechjax.errors import ConfigError
 
-TASKS = ("reward", "mixture", "policy")
+TASKS = ("reward", "mixture", "policy", "ideal_point")
 PRINCIPLES = ("egalitarian", "utilitarian")
 
 
@@ -35,7 +38,7 @@ class AlignmentConfig:
 
     Attributes:
         kind: always ``alignment``.
-        task: ``reward``, ``mixture`` or ``policy``.
+        task: ``reward``, ``mixture``, ``policy`` or ``ideal_point``.
         num_types: T latent annotator types (>= 1).
         num_responses: K responses (>= 2).
         utility: ``tabular``, ``linear`` or ``mlp`` (of ``feature_dim`` response features).
@@ -52,6 +55,9 @@ class AlignmentConfig:
         beta: policy task: KL weight to the uniform reference (>= 0).
         principle: policy task: ``egalitarian`` (max-min) or ``utilitarian``.
         l2: weight of the reward penalty that pins the free shift.
+        user_concentration: ideal_point task: Dirichlet concentration of the users' true weights.
+        spread: ideal_point task: std of the true prototypes (responses are N(0, I)).
+        entropy: ideal_point task: weight of the users' mean weight entropy in the loss.
     """
 
     kind: str = "alignment"
@@ -72,6 +78,9 @@ class AlignmentConfig:
     beta: float = 0.5
     principle: str = "egalitarian"
     l2: float = 1e-4
+    user_concentration: float = 0.3
+    spread: float = 1.5
+    entropy: float = 0.2
 
     def __post_init__(self):
         def bad(field, why):
@@ -115,6 +124,20 @@ class AlignmentConfig:
             bad("principle", f"must be one of {PRINCIPLES}")
         if self.l2 < 0:
             bad("l2", "must be >= 0")
+        if not self.user_concentration > 0:
+            bad("user_concentration", "must be > 0")
+        if not self.spread > 0:
+            bad("spread", "must be > 0")
+        if not self.entropy >= 0:
+            bad("entropy", "must be >= 0")
+        if self.task == "ideal_point":
+            if self.utility != "tabular":
+                bad("utility", "must stay tabular for task=ideal_point (its truth is an embedding of "
+                               "problem.feature_dim dimensions)")
+            if self.hidden_context:
+                bad("hidden_context", "is not supported by task=ideal_point (users keep their ideal point)")
+            if self.likelihood != "plackett_luce":
+                bad("likelihood", "must be plackett_luce for task=ideal_point")
 
     def population(self) -> Population:
         return random_population(jax.random.key(self.population_seed), self.num_types, self.num_responses,
@@ -122,6 +145,8 @@ class AlignmentConfig:
                                  weights=None if self.weights is None else np.asarray(self.weights, float))
 
     def build(self) -> "AlignmentTask":
+        if self.task == "ideal_point":
+            return self._build_ideal_point()
         pop = self.population()
         if self.task == "policy":
             ref = np.full(self.num_responses, 1.0 / self.num_responses)
@@ -137,6 +162,22 @@ class AlignmentConfig:
             problem = MixtureProblem(self.num_types, self.num_responses, data=grouped, l2=self.l2)
         return AlignmentTask(self, pop, data, problem)
 
+    def _build_ideal_point(self) -> "AlignmentTask":
+        from mechjax.alignment.ideal_point import (
+            UserRewardProblem,
+            pad_judgements,
+            random_ideal_point_population,
+            sample_user_judgements,
+        )
+
+        pop = random_ideal_point_population(jax.random.key(self.population_seed), self.num_types, self.num_responses,
+                                            self.feature_dim, self.num_annotators, self.user_concentration,
+                                            self.rationality, self.spread)
+        data = sample_user_judgements(pop, jax.random.key(self.population_seed + 1), np.arange(self.num_annotators),
+                                      self.judgements, self.k)
+        problem = UserRewardProblem(*pad_judgements(data.rankings, data.annotator), l2=float(self.entropy))
+        return AlignmentTask(self, pop, data, problem)
+
 
 @dataclass(frozen=True, eq=False)
 class AlignmentTask:
@@ -146,7 +187,7 @@ class AlignmentTask:
     """
 
     config: AlignmentConfig
-    population: Population
+    population: object  # Population, or IdealPointPopulation for task=ideal_point
     data: Optional[PreferenceData]
     problem: object
 
@@ -162,7 +203,7 @@ class AlignmentTask:
 
     def check_inner(self, kind: str) -> None:
         wanted = {"mixture": ("estep",), "policy": ("worst_type",) if self.config.principle == "egalitarian" else ("none",),
-                  "reward": ("none",)}[self.config.task]
+                  "reward": ("none",), "ideal_point": ("none",)}[self.config.task]
         if kind not in wanted:
             raise ConfigError(f"problem.task={self.config.task} (principle={self.config.principle}) trains with "
                               f"inner={wanted[0]}, got inner.kind={kind!r}")

@@ -10,6 +10,9 @@
   of the annotators' assignment.
 * **policy**: average and worst-type expected reward of the learned policy, next to the exact
   utilitarian and max-min policies (``policies``).
+* **ideal_point**: the fitted prototype rewards against the true ones (best matching), the users'
+  rewards (Kendall tau with the truth) and the pair accuracy on the training judgements next to
+  the true rewards' accuracy.
 """
 
 from __future__ import annotations
@@ -106,6 +109,8 @@ def evaluate_alignment(mechanism_fn, task, cfg: Optional[AlignmentEvalConfig] = 
             r2, _ = lik.explained_variance(mean, var)
             summary["r2"] = float(r2)
         summary["rewards"] = np.asarray(mean).tolist()
+    elif c.task == "ideal_point":
+        summary.update(ideal_point_report(mechanism_fn, task))
     elif c.task == "mixture":
         from mechjax.alignment.fit import best_restart
 
@@ -136,3 +141,22 @@ def evaluate_alignment(mechanism_fn, task, cfg: Optional[AlignmentEvalConfig] = 
                                             - (summary["worst_type_value"] if target == "maxmin"
                                                else summary["average_value"])))
     return summary
+
+
+def ideal_point_report(mechanism_fn, task) -> dict:
+    """Prototype recovery, user-reward agreement and pair accuracy of a trained ideal-point model."""
+    from mechjax.alignment.ideal_point_study import pair_accuracy, prototype_recovery
+
+    pop, data = task.population, task.data
+    out = mechanism_fn(None)
+    rewards, fitted = np.asarray(out[0], np.float64), np.asarray(out[2], np.float64)  # [U, K], [T, K]
+    rec = prototype_recovery(pop.prototype_rewards(), fitted - fitted.mean(-1, keepdims=True))
+    out = {"prototype_rms_error": rec["rms_error"], "prototype_relative_error": rec["relative_error"],
+           "prototype_min_correlation": rec["min_correlation"],
+           "prototype_rewards": (fitted - fitted.mean(-1, keepdims=True)).tolist()}
+    truth = pop.user_rewards()
+    pairs = data.rankings[:, :2]
+    out.update(user_kendall=float(np.mean([kendall_tau(r, t) for r, t in zip(rewards[:200], truth[:200])])),
+               pair_accuracy=pair_accuracy(rewards[data.annotator], pairs),
+               oracle_pair_accuracy=pair_accuracy(truth[data.annotator], pairs))
+    return out

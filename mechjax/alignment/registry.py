@@ -1,4 +1,4 @@
-"""Config builders for alignment: problem kind ``alignment``, the reward / mixture / policy mechanisms,
+"""Config builders for alignment: problem kind ``alignment``, the reward / mixture / policy / ideal-point mechanisms,
 the ``estep`` and ``worst_type`` inner solvers, the classical ``alignment_borda`` reward, the
 evaluator (section ``alignment_eval``) and the results tables."""
 
@@ -90,6 +90,43 @@ def build_mixture(section: dict, problem: AlignmentTask, kind: str):
 
 
 @dataclass(frozen=True)
+class IdealPointNetConfig:
+    """``mechanism=alignment_ideal_point``: response embedding, prototypes and every user's weights.
+
+    Attributes:
+        name: always ``alignment_ideal_point``.
+        dim: embedding dimension of the model (the truth's is ``problem.feature_dim``).
+        init_scale: std of the initial embedding and prototypes.
+        anchor: weight, inside the ``problem.entropy``-weighted penalty, of each prototype's squared
+            distance to its nearest user's ideal point.
+    """
+
+    name: str = "alignment_ideal_point"
+    dim: int = 2
+    init_scale: float = 1.0
+    anchor: float = 5.0
+
+    def __post_init__(self):
+        if self.dim < 1:
+            raise ConfigError(f"mechanism.dim must be >= 1, got {self.dim}")
+        if not self.anchor >= 0:
+            raise ConfigError(f"mechanism.anchor must be >= 0, got {self.anchor}")
+        if not self.init_scale > 0:
+            raise ConfigError(f"mechanism.init_scale must be > 0, got {self.init_scale}")
+
+
+@registry.register(registry.MECHANISMS, "alignment_ideal_point")
+def build_ideal_point(section: dict, problem: AlignmentTask, kind: str):
+    from mechjax.alignment.ideal_point import IdealPointModel
+
+    _require(problem, kind, "alignment_ideal_point", "ideal_point")
+    cfg = registry.from_section(IdealPointNetConfig, section, "mechanism")
+    c = problem.config
+    return lambda rngs: IdealPointModel(c.num_annotators, c.num_responses, c.num_types, cfg.dim, cfg.init_scale,
+                                        anchor=cfg.anchor, rngs=rngs)
+
+
+@dataclass(frozen=True)
 class PolicyNetConfig:
     """``mechanism=alignment_policy``: softmax policy over the responses, starting at the reference."""
 
@@ -174,6 +211,11 @@ def summary_rows(summary: dict) -> list:
                 ("Kendall tau vs Copeland", summary.get("kendall_copeland")),
                 ("Kendall tau vs expected utility", summary.get("kendall_expected_utility")),
                 ("top = Borda winner", summary.get("top_is_borda_winner"))]
+    if task == "ideal_point":
+        return [("prototype reward error (relative RMS)", summary.get("prototype_relative_error")),
+                ("prototype correlation (worst)", summary.get("prototype_min_correlation")),
+                ("pair accuracy (training users)", summary.get("pair_accuracy")),
+                ("pair accuracy of the true rewards", summary.get("oracle_pair_accuracy"))]
     if task == "mixture":
         return [("type reward error (RMS)", summary.get("reward_error")),
                 ("weight error (max)", summary.get("weight_error")),
@@ -185,11 +227,15 @@ def summary_rows(summary: dict) -> list:
 
 def load_callable(mechanism_fn, problem: AlignmentTask):
     """What ``mechjax.load(run_dir)`` hands users: rewards ``[K]``, ``(rewards [T, K], weights [T])``
-    (best restart) or a policy ``[K]``; it takes no input."""
+    (best restart), a policy ``[K]``, or for the ideal-point model ``user rewards [U, K]`` (centred);
+    it takes no input."""
     task = problem.config.task
 
     def call():
         out = mechanism_fn(None)
+        if task == "ideal_point":
+            r = np.asarray(out[0])
+            return r - r.mean(-1, keepdims=True)
         if task == "reward":
             return np.asarray(out)[:, 0] if out.shape[1] <= 2 else np.asarray(out)
         if task == "mixture":
@@ -205,4 +251,5 @@ def load_callable(mechanism_fn, problem: AlignmentTask):
 
 registry.LOADERS["alignment"] = load_callable
 
+from mechjax.alignment import pluralism_tables as _pluralism_tables  # noqa: E402,F401  (ideal point, loss design)
 from mechjax.alignment import tables as _tables  # noqa: E402,F401  (registers the alignment results tables)

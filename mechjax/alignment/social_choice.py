@@ -149,6 +149,74 @@ def _flags(r2):
     return r2 <= s[cut], r2 < 0.5
 
 
+def _high_flags(values):
+    # the same split from above: responses past the largest gap of the sorted values
+    s = np.sort(values)
+    cut = np.argmax(np.diff(s))
+    return values > s[cut]
+
+
+def _bisect(predicate, low: float, high: float, iterations: int = 30) -> float:
+    # predicate(low) != predicate(high); the switch point, on a log scale
+    for _ in range(iterations):
+        mid = np.sqrt(low * high)
+        if predicate(mid) == predicate(low):
+            low = mid
+        else:
+            high = mid
+    return float(np.sqrt(low * high))
+
+
+def hidden_context_conditions(grid: int = 101, tolerance: float = 0.02, low: float = 0.1, high: float = 100.0) -> dict:
+    """Where the 1-D hidden-context targets hold, from the exact pairwise probabilities (no sampling).
+
+    The BTL order is the Borda order (:func:`btl_borda_study`), and the exact BTL rewards come from
+    :func:`newton_btl` (float64), so the rationality thresholds are found by bisection:
+
+    * ``peak_from``: the smallest rationality at which the Borda (= BTL) peak lies within
+      ``tolerance`` of 0.8. Below it, every ``P(a beats b)`` is close to linear in the utility
+      gap, so the Borda score tends to expected utility (``= a`` everywhere here) and peaks at 1.
+    * ``minmax_until``: the largest rationality at which the min-max normalised BTL reward stays
+      within ``tolerance`` of the min-max normalised Borda curve. Above it the reward (a logit) and
+      the Borda score (a probability) are no longer affinely related: at the optimum
+      ``sum_j sigmoid(r_i - r_j) = B_i + 1/2`` (plus the tiny l2 term), which is affine in ``r``
+      only while the reward differences are small.
+    * ``link_gap_max``: the largest gap between the reward's own win rate
+      ``sum_j sigmoid(r_i - r_j) / (K - 1)`` and the normalised Borda score over the scanned
+      rationalities: that normalisation matches at every rationality.
+
+    ``peak_until`` / ``minmax_from`` are the scan's ends when the predicate holds all the way
+    (``high`` / ``low``), else None.
+    """
+    norm = lambda x: (x - x.min()) / (x.max() - x.min())  # noqa: E731
+
+    def exact(beta):
+        a, pop = hidden_context_population(grid, beta)
+        probs = pair_probabilities(pop)
+        return a, borda_scores(probs), newton_btl(probs)
+
+    def peak_ok(beta):
+        a, b, r = exact(beta)
+        return abs(a[np.argmax(r)] - 0.8) <= tolerance and np.argmax(r) == np.argmax(b)
+
+    def minmax_ok(beta):
+        _, b, r = exact(beta)
+        return np.abs(norm(r) - norm(b)).max() <= tolerance
+
+    scan = np.geomspace(low, high, 25)
+    link = 0.0
+    for beta in scan:
+        _, b, r = exact(beta)
+        implied = (1.0 / (1.0 + np.exp(-(r[:, None] - r[None, :])))).sum(1) - 0.5
+        link = max(link, float(np.abs(implied / (grid - 1) - b / (grid - 1)).max()))
+    peaks, fits = [peak_ok(b) for b in scan], [minmax_ok(b) for b in scan]
+    out = {"tolerance": tolerance, "scan": [float(low), float(high)], "link_gap_max": link,
+           "peak_monotone": peaks == sorted(peaks), "minmax_monotone": fits == sorted(fits, reverse=True)}
+    out["peak_from"] = _bisect(peak_ok, low, high) if peaks[-1] and not peaks[0] else (low if peaks[0] else None)
+    out["minmax_until"] = _bisect(minmax_ok, low, high) if fits[0] and not fits[-1] else (high if fits[-1] else None)
+    return out
+
+
 def hidden_context(rationality: float = 2.0, grid: int = 101, steps: int = 2000, dpl: bool = True) -> dict:
     """BTL, Borda, expected utility and DPL on the 1-D hidden-context example."""
     a, pop = hidden_context_population(grid, rationality)
@@ -170,8 +238,10 @@ def hidden_context(rationality: float = 2.0, grid: int = 101, steps: int = 2000,
         for head in ("mean_variance", "categorical"):
             d = fit.fit_distributional(pairs, grid, head, weights=w, steps=steps)
             gap_flag, half_flag = _flags(d["r2_per_response"])
+            var_flag = _high_flags(d["variance"])
             out[head] = {"variance": d["variance"].tolist(), "r2": d["r2"],
                          "r2_per_response": d["r2_per_response"].tolist(),
+                         "variance_flags_exact": bool((var_flag == truth).all()),
                          "flags_exact_gap": bool((gap_flag == truth).all()),
                          "flags_exact_half": bool((half_flag == truth).all()),
                          "flagged_from": float(a[gap_flag].min()) if gap_flag.any() else None}
