@@ -4,12 +4,15 @@
         [repeats=5] [ref_seconds=20]
 
 Ours: each rule under ``jax.jit`` (no host validation) on ``batch`` impartial-culture profiles,
-the median of ``repeats`` timed calls after a warm-up call (compile time reported separately).
+end to end (numpy rankings in, numpy winner masks out), the median of ``repeats`` timed calls
+after a warm-up call (compile time reported separately).
 pref_voting: the same profiles one at a time (``Profile`` construction included, as a user would
 pay it), on the first ``ref`` of them (fewer if a rule exceeds ``ref_seconds``), after one
 warm-up call; ``ranked_pairs`` uses its default algorithm and is skipped above 6 candidates, where
 enumerating tie-breaking orders can take minutes per profile. Both sides
 are checked to agree on those profiles. Not a test: numbers depend on the machine and its load.
+``peers_voting.py`` measures the issue-13 setting (11 x 5, Kemeny also at 7) with ours and
+pref_voting alternating, round by round; this script is for other sizes.
 """
 
 import os
@@ -67,7 +70,7 @@ def main(argv):
         times = []
         for _ in range(opts["repeats"]):
             t = time.perf_counter()
-            jax.block_until_ready(fast(rankings))
+            np.asarray(fast(rankings))  # end to end: the winner masks back on the host
             times.append(time.perf_counter() - t)
         ours_rate = batch / statistics.median(times)
         ref_rate, agree = float("nan"), "-"

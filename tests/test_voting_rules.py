@@ -149,3 +149,38 @@ def test_bad_input_fails_before_compiling(plain):
         R.ranked_pairs(np.tile(np.arange(9, dtype=np.int32), (1, 3, 1)))
     with pytest.raises(ConfigError, match="voting.rule"):
         R.get_rule("dictatorship")
+
+
+# Each fast path has a general twin (argsort positions, min-based first places, boolean locking,
+# subset DP): forcing the twin by its threshold must not change a single winner set.
+PATHS = [
+    ("rules_base", "ONE_HOT_MAX_CANDIDATES", ["borda", "copeland", "schulze"]),
+    ("rules_runoff", "BITMASK_MAX_CANDIDATES", ["instant_runoff", "instant_runoff_tb", "instant_runoff_put"]),
+    ("rules_ranked_pairs", "BITMASK_MAX_CANDIDATES", ["ranked_pairs_tb"]),
+    ("rules_pairwise", "KEMENY_ENUMERATE_MAX_CANDIDATES", ["kemeny"]),
+]
+
+
+@pytest.mark.parametrize("module, threshold, names", PATHS)
+def test_fast_and_general_paths_agree(module, threshold, names, weighted, monkeypatch):
+    import importlib
+    rankings, weights, *_ = weighted
+    fast = {name: np.asarray(R.RULES[name](rankings, weights)) for name in names}
+    monkeypatch.setattr(importlib.import_module(f"mechjax.voting.{module}"), threshold, 0)
+    for name in names:  # a fresh jit of the undecorated rule traces the general path
+        general = np.asarray(jax.jit(R.RULES[name].__wrapped__)(rankings, weights))
+        assert (general == fast[name]).all(), name
+
+
+def test_kemeny_exact_with_large_ballot_counts(monkeypatch):
+    # counts so large that pairs * total reaches 2**24: enumeration splits margins into two exact
+    # float32 parts; checked against integer brute force and against the subset DP
+    rankings = np.asarray(P.mallows(jax.random.key(11), 48, 6, 5, 0.8).rankings)
+    cap = R.INT32_MAX // (10 * 6)  # Kemeny's guard: total * pairs within int32
+    counts = np.array(jax.random.randint(jax.random.key(12), (48, 6), cap // 2, cap))
+    counts[:, 1] = counts[:, 0] + np.arange(48) % 3 - 1  # near-ties between two ballots
+    winners = np.asarray(R.kemeny(rankings, counts))
+    assert (winners == checks.brute_force_kemeny(rankings, counts)).all()
+    from mechjax.voting import rules_pairwise
+    monkeypatch.setattr(rules_pairwise, "KEMENY_ENUMERATE_MAX_CANDIDATES", 0)
+    assert (np.asarray(jax.jit(R.kemeny.__wrapped__)(rankings, counts)) == winners).all()
