@@ -9,8 +9,9 @@
 * ``graphs``: network families and the Kahng et al. instances; ``rules``: direct, local,
   weighted and GreedyCap delegation; ``cost``: representing everyone under a budget.
 * ``DelegationProblem`` / ``DelegationNet``: a learned rule under a power cap, trained by
-  ``mechjax.core.trainer``; ``load(run_dir)`` returns it; ``fluid``: delegation-weighted federated
-  aggregation.
+  ``mechjax.core.trainer``; ``load(run_dir)`` returns it; ``repair_delegates`` / ``capped_draws``:
+  the cap repair that makes every realised delegation graph respect the cap (how a learned rule is
+  deployed); ``fluid``: delegation-weighted federated aggregation.
 """
 
 from mechjax.delegation import accuracy as accuracy_lib
@@ -23,6 +24,7 @@ from mechjax.delegation.nets import DelegationNet
 from mechjax.delegation.policy import evaluate_policy, expected_weight
 from mechjax.delegation.power import banzhaf, banzhaf_brute_force, gini, max_weight, normalized
 from mechjax.delegation.problem import DelegationBatch, DelegationProblem
+from mechjax.delegation.repair import capped_draws, reference_repair, repair_delegates
 from mechjax.delegation.resolve import (
                                         Resolution,
                                         reference_resolve,
@@ -41,5 +43,5 @@ __all__ = [
     "banzhaf", "banzhaf_brute_force", "gini", "max_weight", "normalized", "DelegationBatch",
     "DelegationProblem", "Resolution", "reference_resolve", "reference_resolve_ranked", "resolve",
     "resolve_full", "resolve_ranked", "RULE_NAMES", "DelegationInputs", "greedy_cap_delegates", "make_rule",
-    "load",
+    "load", "capped_draws", "reference_repair", "repair_delegates",
 ]

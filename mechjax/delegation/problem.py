@@ -12,8 +12,15 @@ with a leave-one-out baseline, unbiased for the exact expected accuracy. The dra
 stored in the batch, so ``loss_terms`` is a pure function of the batch.
 
 Constraint: every voter's *expected* weight under the policy (exact, ``policy.expected_weight``)
-must stay <= ``cap``; the per-agent violation of voter slot j is the batch mean of
-``relu(E[weight_j] - cap)``, which ``constraint=augmented_lagrangian`` prices.
+must stay <= ``cap - cap_margin``; the per-agent violation of voter slot j is the batch mean of
+``relu(E[weight_j] - cap + cap_margin)``, which ``constraint=augmented_lagrangian`` prices.
+
+Deployment (``repair``, on by default): a bound on expected weights does not bound a single drawn
+graph, so every drawn graph passes through the cap repair (``repair.py``) before it is resolved,
+in training as in evaluation. Every realised caster then holds at most ``cap`` votes, and the
+objective is the accuracy of the graphs actually deployed (the repair is a deterministic function
+of the draw, so the score-function gradient stays unbiased for it); the constraint keeps the
+policy where the repair rarely has to act.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from jaxtyping import Array, Float
 from mechjax.core.types import Terms
 from mechjax.delegation.graphs import FAMILIES, sample_graphs
 from mechjax.delegation.policy import draw_accuracy, expected_weight, weights_of
+from mechjax.delegation.repair import repair_delegates
 from mechjax.delegation.rules import DelegationInputs
 from mechjax.errors import ConfigError
 
@@ -63,6 +71,8 @@ class DelegationProblem:
         cap_margin: training prices weights above ``cap - cap_margin`` (a safety margin, so that
             the cap also holds on networks the rule never saw); the evaluator checks ``cap`` itself.
         draws: delegation graphs drawn per network for the score-function gradient.
+        repair: pass every drawn graph through the cap repair (``repair.py``) before resolving it,
+            so that every realised caster holds at most ``cap`` votes.
     """
 
     num_voters: int = 31
@@ -75,6 +85,7 @@ class DelegationProblem:
     cap: float = 5.0
     cap_margin: float = 0.0
     draws: int = 8
+    repair: bool = True
 
     def __post_init__(self):
         if not isinstance(self.num_voters, int) or self.num_voters < 2:
@@ -98,6 +109,8 @@ class DelegationProblem:
             raise ConfigError(f"problem.cap_margin must be in [0, problem.cap), got {self.cap_margin}")
         if not isinstance(self.draws, int) or self.draws < 2:
             raise ConfigError(f"problem.draws must be an integer >= 2 (the baseline leaves one out), got {self.draws!r}")
+        if not isinstance(self.repair, bool):
+            raise ConfigError(f"problem.repair must be true or false, got {self.repair!r}")
 
     @property
     def num_agents(self) -> int:
@@ -113,10 +126,17 @@ class DelegationProblem:
         uniforms = jax.random.uniform(k_draw, (batch_size, self.draws, n))
         return DelegationBatch(DelegationInputs(estimate, adjacency), competence, uniforms)
 
+    def realise(self, delegates, estimate):
+        """``(graphs, rejected)``: drawn ``delegates [.., n]`` as deployed (cap-repaired if ``repair``)."""
+        if self.repair:
+            return repair_delegates(delegates, estimate, self.cap)
+        return delegates, jnp.zeros(delegates.shape, bool)
+
     def loss_terms(self, outcome_fn, batch: DelegationBatch, solution) -> Terms:
         policy = outcome_fn(batch.inputs)  # [b, n, n]
         delegates = draw_from_uniforms(jax.lax.stop_gradient(policy), batch.uniforms)  # [b, k, n]
-        weights = weights_of(delegates)
+        realised, rejected = self.realise(delegates, batch.inputs.estimate[:, None, :])
+        weights = weights_of(realised)
         acc = draw_accuracy(jnp.swapaxes(weights, 0, 1), batch.competence).T  # [b, k]
         log_prob = jnp.sum(jnp.log(jnp.maximum(
             jnp.take_along_axis(policy[:, None], delegates[..., None], -1)[..., 0], 1e-30)), -1)  # [b, k]
@@ -130,5 +150,6 @@ class DelegationProblem:
             "max_expected_weight": load.max(-1).mean(),
             "cast_prob": jnp.diagonal(policy, axis1=-2, axis2=-1).mean(),
             "cap_violation": violations.max(),
+            "repair_rate": rejected.any(-1).astype(jnp.float32).mean(),
         }
         return Terms(objective=-surrogate, violations=violations, metrics=metrics)

@@ -32,6 +32,7 @@ class DelegationConfig:
     cap: float = 5.0
     cap_margin: float = 0.0
     draws: int = 8
+    repair: bool = True
 
 
 @registry.register(registry.PROBLEMS, "delegation")
@@ -124,8 +125,10 @@ def evaluate(mechanism_fn, problem: DelegationProblem, section: Optional[dict]) 
 
 def _summary_rows(summary: dict) -> list:
     rows = [("accuracy", summary.get("accuracy")), ("gain over direct", summary.get("gain_over_direct")),
-            ("max expected weight", summary.get("expected_max_weight_max")),
-            ("cap respected", summary.get("cap_respected"))]
+            ("worst realised weight", summary.get("realized_max_weight_max")),
+            ("cap respected in every draw", summary.get("cap_respected")),
+            ("max expected weight (before repair)", summary.get("expected_max_weight_max")),
+            ("repair fires (fraction of draws)", summary.get("repair_fires"))]
     for rule, values in (summary.get("rules") or {}).items():
         rows.append((f"{rule} accuracy", values.get("accuracy")))
     return rows

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mechjax.delegation.accuracy import check_competence
+from mechjax.delegation.policy import sample_delegates
 from mechjax.delegation.rules import DelegationInputs
 from mechjax.errors import ConfigError, DataError
 
@@ -43,12 +44,32 @@ def validated_policy(mechanism: Callable) -> Callable:
     return lambda estimate, adjacency: checked(DelegationInputs(estimate, adjacency))
 
 
+def deployed_rule(mechanism: Callable, problem) -> Callable:
+    """The validated policy of :func:`validated_policy`, with ``.sample(key, estimate, adjacency,
+    draws=1) -> int [draws, b, n]``: delegation graphs drawn from it as ``problem`` deploys them
+    (through the cap repair when ``problem.repair``: every caster holds at most ``problem.cap``)."""
+    policy = validated_policy(mechanism)
+
+    def sample(key, estimate, adjacency, draws: int = 1):
+        if not isinstance(draws, int) or draws < 1:
+            raise DataError(f"draws must be a positive integer, got {draws!r}")
+        d = policy(estimate, adjacency)
+        return problem.realise(sample_delegates(key, d, draws), jnp.asarray(estimate, jnp.float32))[0]
+
+    policy.sample = sample
+    policy.cap = problem.cap
+    return policy
+
+
 def load(run_dir: str, replica: int = 0, step: Optional[int] = None) -> Callable:
     """The delegation rule trained in ``run_dir`` (``experiments/train.py +experiment=delegation_learned``).
 
     Returns:
         ``policy(estimate [b, n], adjacency [b, n, n]) -> D [b, n, n]``: row i is voter i's
         distribution over casting (``D[.., i, i]``) and delegating to each neighbour.
+        ``policy.sample(key, estimate, adjacency, draws=1) -> int [draws, b, n]`` draws the
+        delegation graphs the rule deploys (cap-repaired as the run's problem says, so no caster
+        holds more than ``policy.cap`` votes).
     """
     from mechjax import experiment  # late: the front door imports the domains
     from mechjax.delegation.problem import DelegationProblem
@@ -56,4 +77,4 @@ def load(run_dir: str, replica: int = 0, step: Optional[int] = None) -> Callable
     mechanism, problem = experiment.load(run_dir, replica, step)
     if not isinstance(problem, DelegationProblem):
         raise ConfigError(f"{run_dir} holds a {type(problem).__name__} run, not a delegation rule")
-    return validated_policy(mechanism)
+    return deployed_rule(mechanism, problem)
