@@ -99,3 +99,16 @@ def test_classical_rule_evaluates_through_the_front_door():
     summary = experiment.evaluate(cfg)
     assert summary["feasible_rate"] == 1.0
     assert summary["welfare"] == pytest.approx(summary["references"]["greedy"]["welfare"])
+
+
+def test_ranking_loss_prefers_the_mes_order():
+    """The pairwise ranking term is small when every MES-funded project outranks every other one,
+    large when the order is reversed, and the hard selection then reproduces the target exactly."""
+    from mechjax.budgeting.problem import objective_parts
+    batch = jax.tree.map(jnp.asarray, _pool(size=16))
+    right = jnp.where(batch.target > 0, 4.0, -4.0) * batch.project_mask
+    good = objective_parts(relaxed_selection(right, batch.costs, batch.project_mask, 1.0), batch)
+    bad = objective_parts(relaxed_selection(-right, batch.costs, batch.project_mask, 1.0), batch)
+    assert float(good["ranking"]) < 0.01 < 1.0 < float(bad["ranking"])
+    funded = greedy_selection(right, batch.costs, batch.project_mask)
+    np.testing.assert_array_equal(funded, batch.target)

@@ -22,19 +22,28 @@ RULES = ("mes_budget_increase_greedy", "greedy", "phragmen", "mes")
 APPROVAL_ONLY = ("phragmen",)  # pabutools's Phragmén takes approval profiles only
 
 
-def _child(path, rule, satisfaction, queue):
+def _child(path, rule, satisfaction, queue, multiprofile=False):
     from pabutools.election import parse_pabulib
     instance, profile = parse_pabulib(path)
+    if multiprofile:
+        profile = profile.as_multiprofile()
     start = time.perf_counter()
     funded = peers.run_pabutools(rule, instance, profile, satisfaction)
     queue.put((sorted(funded), time.perf_counter() - start))
 
 
-def run_pabutools_file(path, rule, satisfaction="cost", timeout=None):
-    """``(funded ids or None, seconds or None)``: pabutools on the file, None past ``timeout``."""
+def run_pabutools_file(path, rule, satisfaction="cost", timeout=None, multiprofile=False):
+    """``(funded ids or None, seconds or None)``: pabutools on the file, None past ``timeout``.
+
+    ``multiprofile``: pabutools runs on ``profile.as_multiprofile()`` (identical ballots merged with
+    a multiplicity, which pabutools's rules accept as they accept a profile). pabutools's greedy,
+    MES and budget increase depend on the voters only through sums over ballots weighted by
+    multiplicity (identical ballots always hold identical budgets), and its tie-breaking looks at
+    projects only, so the outcome is the same; it is faster where many ballots repeat.
+    """
     ctx = mp.get_context("fork")
     queue = ctx.Queue()
-    child = ctx.Process(target=_child, args=(path, rule, satisfaction, queue), daemon=True)
+    child = ctx.Process(target=_child, args=(path, rule, satisfaction, queue, multiprofile), daemon=True)
     child.start()
     try:
         funded, seconds = queue.get(timeout=timeout)
@@ -47,17 +56,18 @@ def run_pabutools_file(path, rule, satisfaction="cost", timeout=None):
     return funded, seconds
 
 
-def compare_file(path, rule, timeout=None, satisfaction="cost") -> dict:
+def compare_file(path, rule, timeout=None, satisfaction="cost", multiprofile=False) -> dict:
     """One (file, rule) record: our and pabutools's funded sets and seconds (rule only, no parsing)."""
     election = read_pabulib(path)
     start = time.perf_counter()
     ours = sorted(peers.ours(rule, election, satisfaction))
     ours_seconds = time.perf_counter() - start
-    theirs, theirs_seconds = run_pabutools_file(path, rule, satisfaction, timeout)
+    theirs, theirs_seconds = run_pabutools_file(path, rule, satisfaction, timeout, multiprofile)
     return {"file": os.path.basename(path), "rule": rule, "voters": election.num_voters,
             "projects": election.num_projects, "vote_type": election.vote_type,
             "ours": ours, "ours_seconds": ours_seconds, "pabutools": theirs,
             "pabutools_seconds": theirs_seconds, "timeout": timeout,
+            "pabutools_profile": "multiprofile" if multiprofile else "profile",
             "agree": None if theirs is None else ours == theirs}
 
 
@@ -73,7 +83,8 @@ def load_cache(cache_path) -> dict:
     return records
 
 
-def compare_real(paths, rules=RULES, timeout=None, cache_path=None, log=print, retry_timeouts=False) -> list:
+def compare_real(paths, rules=RULES, timeout=None, cache_path=None, log=print, retry_timeouts=False,
+                 multiprofile=False) -> list:
     """Records for every (file, rule), computing those the cache lacks (smallest files first).
 
     A record whose pabutools run timed out is recomputed only if ``retry_timeouts`` and the new
@@ -91,7 +102,7 @@ def compare_real(paths, rules=RULES, timeout=None, cache_path=None, log=print, r
                 election_type = read_pabulib(path).vote_type if rule in APPROVAL_ONLY else "approval"
                 if election_type not in ("approval", "choose-1"):
                     continue
-                record = compare_file(path, rule, timeout)
+                record = compare_file(path, rule, timeout, multiprofile=multiprofile)
                 if cache_path:
                     os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
                     with open(cache_path, "a") as handle:
@@ -122,9 +133,33 @@ def compare_random(count, seed=0, max_voters=30, max_projects=10, cardinal=False
     return {rule: tuple(v) for rule, v in tally.items() if v[1]}
 
 
+def merge_records(paths, rules, pabutools_records, reference_records=None) -> list:
+    """One record per (file, rule) over ``paths`` (Phragmén: approval-type files only): the cached
+    pabutools record where there is one, else a stub with ``pabutools=None`` (not run), each with
+    ``reference`` / ``reference_seconds`` from the independent exact reference's cache (or None)."""
+    reference_records = reference_records or {}
+    out = []
+    for rule in rules:
+        for path in sorted(paths, key=os.path.getsize):
+            name = os.path.basename(path)
+            record = pabutools_records.get((name, rule))
+            if record is None:
+                if rule in APPROVAL_ONLY and read_pabulib(path).vote_type not in ("approval", "choose-1"):
+                    continue
+                record = {"file": name, "rule": rule, "pabutools": None, "pabutools_seconds": None, "timeout": None,
+                          "agree": None, "not_run": True}
+            record = dict(record)
+            reference = reference_records.get((name, rule))
+            record["reference"] = reference["reference"] if reference else None
+            record["reference_seconds"] = reference["reference_seconds"] if reference else None
+            out.append(record)
+    return out
+
+
 def remeasure(records, by_name, repeats: int = 2) -> None:
-    """Reruns our rule for every record now (best of ``repeats``), updating its funded set, time
-    and agreement with the cached pabutools outcome (so cached records reflect the current code)."""
+    """Reruns our rule for every record now (best of ``repeats``), updating its funded set, time,
+    size and agreement with the cached pabutools outcome and with the reference's (so cached
+    records reflect the current code)."""
     for record in records:
         election = read_pabulib(by_name[record["file"]])
         times = []
@@ -133,4 +168,34 @@ def remeasure(records, by_name, repeats: int = 2) -> None:
             ours = sorted(peers.ours(record["rule"], election))
             times.append(time.perf_counter() - start)
         record["ours"], record["ours_seconds"] = ours, min(times)
-        record["agree"] = None if record["pabutools"] is None else ours == record["pabutools"]
+        record["voters"], record["projects"] = election.num_voters, election.num_projects
+        record["agree"] = None if record.get("pabutools") is None else ours == record["pabutools"]
+        record["agree_reference"] = None if record.get("reference") is None else ours == record["reference"]
+
+def main(argv=None) -> None:
+    """Fills a cache in the background, e.g. (from the repository root)::
+
+        nohup nice -n 15 python -m mechjax.budgeting.agreement --cache experiments/runs/pb_agreement/real.jsonl \\
+            --rules mes_budget_increase_greedy --multiprofile --retry-timeouts &
+    """
+    import argparse
+    import glob
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--cache", required=True)
+    parser.add_argument("--rules", nargs="+", default=list(RULES))
+    parser.add_argument("--data", default=None, help="folder of .pb files (default: ../shared/data/pabulib)")
+    parser.add_argument("--timeout", type=float, default=0.0, help="seconds per election and rule (0: none)")
+    parser.add_argument("--multiprofile", action="store_true")
+    parser.add_argument("--retry-timeouts", action="store_true")
+    args = parser.parse_args(argv)
+    if args.data is None:
+        from mechjax.budgeting.problem import default_data_dir
+        args.data = default_data_dir()
+    paths = sorted(glob.glob(os.path.join(args.data, "*.pb")))
+    compare_real(paths, tuple(args.rules), args.timeout or None, args.cache, log=lambda s: print(s, flush=True),
+                 retry_timeouts=args.retry_timeouts, multiprofile=args.multiprofile)
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()

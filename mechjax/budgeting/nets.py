@@ -2,8 +2,10 @@
 
 The network is an exchangeable matrix network: every layer maps the ``[voters, projects]`` grid of
 features through a shared MLP of (the entry, its row mean over projects, its column mean over
-voters, the global mean, the project's features), so permuting voters leaves the scores unchanged
-and permuting projects permutes them (equivariant to both). Padding is masked out of every mean.
+voters, the global mean), so permuting voters leaves the scores unchanged and permuting projects
+permutes them (equivariant to both). Padding is masked out of every mean. Input features per
+(voter, project): approval, cost (budget = 1), support share, log cost, log price per supporter in
+equal shares, and (where the voter approves) the voter's log demand.
 
 Feasibility:
 * **training** (``training=True``): a relaxed knapsack selection ``x_p = sigmoid((s_p - tau) / T)``
@@ -85,23 +87,34 @@ class PBNet(nnx.Module):
 
     def __init__(self, dim: int = 32, depth: int = 2, temperature: float = 0.1, *, rngs: nnx.Rngs):
         self.temperature = temperature
-        self.embed = ExchangeableLayer(4, dim, rngs)
+        self.embed = ExchangeableLayer(6, dim, rngs)
         self.blocks = nnx.List([ExchangeableLayer(dim, dim, rngs) for _ in range(depth)])
-        self.head = nnx.Linear(dim + 2, 1, rngs=rngs)
+        self.head = nnx.Linear(dim + 3, 1, rngs=rngs)
 
     def scores(self, batch):
         approvals, vmask, pmask, costs = batch.approvals, batch.voter_mask, batch.project_mask, batch.costs
         n = jnp.maximum(vmask.sum(-1), 1.0)
         support = jnp.einsum("bvp,bv->bp", approvals, vmask) / n[:, None]  # share of voters supporting
+        # what MES looks at first: a project's cost per supporter in units of a voter's equal share
+        # of the budget (cost / budget / (supporters / voters)); above 1 its supporters cannot pay
+        # for it from their shares alone
+        log_price = jnp.log(costs + 1e-3) - jnp.log(support + 1e-3)
+        # each voter's demand: the total cost of the projects they support, in budgets
+        demand = jnp.einsum("bvp,bp->bv", approvals, costs * pmask)
         b, v, p = approvals.shape
-        features = jnp.stack([approvals, jnp.broadcast_to(costs[:, None, :], (b, v, p)),
-                              jnp.broadcast_to(support[:, None, :], (b, v, p)),
-                              jnp.broadcast_to(jnp.log(costs + 1e-3)[:, None, :], (b, v, p))], -1)
+
+        def grid(x):
+            return jnp.broadcast_to(x, (b, v, p))
+
+        features = jnp.stack([approvals, grid(costs[:, None, :]), grid(support[:, None, :]),
+                              grid(jnp.log(costs + 1e-3)[:, None, :]), grid(log_price[:, None, :]),
+                              approvals * grid(jnp.log(demand + 1e-3)[:, :, None])], -1)
         h = self.embed(features, vmask, pmask)
         for block in self.blocks:
             h = h + block(h, vmask, pmask)
         column = _masked_mean(h, vmask[:, :, None] * jnp.ones((b, v, p)), 1)  # [b, p, d]
-        return self.head(jnp.concatenate([column, costs[..., None], support[..., None]], -1))[..., 0]
+        return self.head(jnp.concatenate([column, costs[..., None], support[..., None], log_price[..., None]],
+                                         -1))[..., 0]
 
     def __call__(self, batch, training: bool = False):
         scores = self.scores(batch)

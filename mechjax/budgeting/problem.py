@@ -11,6 +11,11 @@ Objectives (``loss``), to be minimised:
 
 * ``mimicry``: binary cross-entropy of the relaxed selection against the MES outcome (MES with
   cost utilities, budget increase and greedy completion);
+* ``ranking``: a pairwise logistic loss asking every project MES funds to score above every project
+  it does not, on the relaxed selection's logits (which are the scores, shifted and scaled). It
+  targets exact mimicry directly: MES + greedy completion is exhaustive, so the hard greedy-by-score
+  selection used at inference funds exactly the MES set iff every funded project outranks every
+  unfunded one;
 * ``welfare``: minus utilitarian welfare, the mean over voters of the cost of their supported
   funded projects (budget = 1);
 * ``fair_share``: minus the mean fair-share ratio, a proportionality surrogate: voter ``i``'s share
@@ -107,7 +112,7 @@ class BudgetingProblem:
         pool_size: elections drawn once on the host.
         real_share: share of the pool resampled from real elections (0: Euclidean only).
         holdout_units: cities (``city_of``) never used in training.
-        mimicry, welfare, fair_share: objective weights.
+        mimicry, ranking, welfare, fair_share: objective weights.
         temperature: of the relaxed selection.
         seed: of the pool.
         data_dir: pabulib folder for the real elections.
@@ -124,6 +129,7 @@ class BudgetingProblem:
     temperature: float = 1.0
     seed: int = 0
     data_dir: str = ""
+    ranking: float = 0.0
 
     def __post_init__(self):
         for name in ("max_voters", "max_projects", "pool_size"):
@@ -131,11 +137,11 @@ class BudgetingProblem:
                 raise ConfigError(f"problem.{name} must be >= 2, got {getattr(self, name)}")
         if not 0.0 <= self.real_share <= 1.0:
             raise ConfigError(f"problem.real_share must be in [0, 1], got {self.real_share}")
-        for name in ("mimicry", "welfare", "fair_share"):
+        for name in ("mimicry", "ranking", "welfare", "fair_share"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"problem.{name} must be >= 0, got {getattr(self, name)}")
-        if self.mimicry + self.welfare + self.fair_share <= 0:
-            raise ConfigError("problem: at least one of mimicry, welfare, fair_share must be > 0")
+        if self.mimicry + self.ranking + self.welfare + self.fair_share <= 0:
+            raise ConfigError("problem: at least one of mimicry, ranking, welfare, fair_share must be > 0")
         if self.temperature <= 0:
             raise ConfigError(f"problem.temperature must be > 0, got {self.temperature}")
         object.__setattr__(self, "_pool", None)
@@ -191,8 +197,8 @@ class BudgetingProblem:
     def loss_terms(self, outcome_fn, batch: PBBatch, solution) -> Terms:
         selection = outcome_fn(batch)  # [b, p] in [0, 1]: the trainer binds training=True
         parts = objective_parts(selection, batch)
-        objective = (self.mimicry * parts["mimicry_bce"] - self.welfare * parts["welfare"]
-                     - self.fair_share * parts["fair_share"])
+        objective = (self.mimicry * parts["mimicry_bce"] + self.ranking * parts["ranking"]
+                     - self.welfare * parts["welfare"] - self.fair_share * parts["fair_share"])
         return Terms(objective=objective, violations=jnp.zeros((1,)), metrics=parts)
 
 
@@ -213,6 +219,12 @@ def objective_parts(selection, batch: PBBatch) -> dict:
     ratio = jnp.where(entitled > 0, jnp.minimum(share / jnp.maximum(entitled, 1e-9), 1.0), 1.0)
     fair = (ratio * batch.voter_mask).sum(-1) / n
     spent = funded_cost.sum(-1)
+    # logit of the selection = (score - threshold) / temperature: differences compare scores
+    logit = jnp.log(selection + 1e-6) - jnp.log(1 - selection + 1e-6)
+    funded, unfunded = batch.target * mask, (1 - batch.target) * mask
+    pairs = funded[:, :, None] * unfunded[:, None, :]  # [b, p (funded), q (unfunded)]
+    pair_loss = jax.nn.softplus(logit[:, None, :] - logit[:, :, None])
+    ranking = (pair_loss * pairs).sum((-1, -2)) / jnp.maximum(pairs.sum((-1, -2)), 1.0)
     agree = ((selection > 0.5) == (batch.target > 0.5)) | (mask == 0)
-    return {"mimicry_bce": bce.mean(), "welfare": welfare.mean(), "fair_share": fair.mean(),
+    return {"mimicry_bce": bce.mean(), "ranking": ranking.mean(), "welfare": welfare.mean(), "fair_share": fair.mean(),
             "spent": spent.mean(), "exact_match": agree.all(-1).mean()}

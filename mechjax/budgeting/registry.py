@@ -35,6 +35,7 @@ class BudgetingConfig:
     temperature: float = 1.0
     seed: int = 0
     data_dir: str = ""
+    ranking: float = 0.0
 
 
 @registry.register(registry.PROBLEMS, "budgeting")

@@ -30,12 +30,9 @@ def _results_dir():
     return RESULTS_DIR
 
 
-def produce_agreement(ctx):
-    from mechjax.budgeting.agreement import compare_random, compare_real, load_cache, remeasure
-    paths = sorted(glob.glob(os.path.join(_data_dir(), "*.pb")))
-    timeout = ctx.extra["timeout"] or None
-    random_lines = []
-    random_data = {}
+def _random_agreement(ctx):
+    from mechjax.budgeting.agreement import compare_random
+    lines, data = [], {}
     for label, count, voters, projects, cardinal in (
             ("small approval", ctx.extra["random_small"], 30, 10, False),
             ("large approval", ctx.extra["random_large"], 400, 30, False),
@@ -45,43 +42,87 @@ def produce_agreement(ctx):
         seed = ctx.seeds[0] if ctx.seeds else 0
         tally = compare_random(count, seed=seed, max_voters=voters, max_projects=projects, cardinal=cardinal,
                                rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy"))
-        random_data[label] = tally
+        data[label] = tally
         for rule, (same, total) in tally.items():
-            random_lines.append(f"| {label} ({count}, <= {voters} voters, <= {projects} projects) | {rule} | {same} / {total} |")
-    records = []
-    if ctx.extra["real"]:
-        for rules_, cache in ((("mes_budget_increase_greedy",), "real.jsonl"), (_OTHER_RULES, "real_other_rules.jsonl")):
-            cache = os.path.join(ctx.runs_root, cache)
-            if ctx.extra["compute_missing"]:
-                records += compare_real(paths, rules_, timeout, cache)
-            else:
-                records += [r for r in load_cache(cache).values() if r["rule"] in rules_]
-        remeasure(records, {os.path.basename(p): p for p in paths})
+            lines.append(f"| {label} ({count}, <= {voters} voters, <= {projects} projects) | {rule} | {same} / {total} |")
+    return lines, data
+
+
+def _real_records(ctx, paths):
+    from mechjax.budgeting import exact_reference
+    from mechjax.budgeting.agreement import compare_real, load_cache, merge_records, remeasure
+    timeout = ctx.extra["timeout"] or None
+    pabutools = {}
+    for rules_, cache in ((("mes_budget_increase_greedy",), "real.jsonl"), (_OTHER_RULES, "real_other_rules.jsonl")):
+        cache = os.path.join(ctx.runs_root, cache)
+        if ctx.extra["compute_missing"]:
+            compare_real(paths, rules_, timeout, cache, multiprofile=True)
+        pabutools.update(load_cache(cache))
+    reference_cache = os.path.join(ctx.runs_root, "real_reference.jsonl")
+    if ctx.extra["reference"]:
+        exact_reference.fill_cache(paths, _REFERENCE_RULES, reference_cache)
+    records = merge_records(paths, ("mes_budget_increase_greedy",) + _OTHER_RULES, pabutools, load_cache(reference_cache))
+    remeasure(records, {os.path.basename(p): p for p in paths})
+    return records
+
+
+_REFERENCE_RULES = ("mes_budget_increase_greedy", "mes", "greedy")
+
+
+def _speed_line(rule, records):
+    rows = [r for r in records if r["rule"] == rule]
+    done = [r for r in rows if r["pabutools_seconds"] is not None]
+    if not done:
+        return []
+    ours_all = sum(r["ours_seconds"] for r in rows)
+    ours_done, theirs_done = sum(r["ours_seconds"] for r in done), sum(r["pabutools_seconds"] for r in done)
+    slow = max(done, key=lambda r: r["pabutools_seconds"])
+    ours_slow = max(rows, key=lambda r: r["ours_seconds"])
+    timed_out = [r for r in rows if r["pabutools"] is None and not r.get("not_run")]
+    not_run = [r for r in rows if r.get("not_run")]
+    theirs_slow = (f"{ours_slow['pabutools_seconds']:.1f} s" if ours_slow["pabutools_seconds"] is not None else
+                   "not finished")
+    line = (f"\n**{rule}**: ours {ours_all:.1f} s over all {len(rows)} elections. On the {len(done)} pabutools "
+            f"finished: ours {ours_done:.1f} s vs pabutools {theirs_done:.1f} s "
+            f"({theirs_done / max(ours_done, 1e-9):.0f}x). pabutools's slowest: {slow['file']} ({slow['voters']} voters, "
+            f"{slow['projects']} projects), pabutools {slow['pabutools_seconds']:.1f} s vs ours {slow['ours_seconds']:.2f} s "
+            f"({slow['pabutools_seconds'] / max(slow['ours_seconds'], 1e-9):.0f}x); our slowest: {ours_slow['file']} "
+            f"({ours_slow['voters']} voters, {ours_slow['projects']} projects), ours {ours_slow['ours_seconds']:.2f} s vs "
+            f"pabutools {theirs_slow}.")
+    if timed_out:
+        bound = theirs_done + sum(r["timeout"] for r in timed_out)
+        line += (f" pabutools did not finish {len(timed_out)} within its time limit; counting each as its limit, "
+                 f"pabutools >= {bound:.1f} s in total (>= {bound / max(ours_all, 1e-9):.0f}x ours).")
+    if not_run:
+        line += f" pabutools was not run on {len(not_run)} (its background job had not reached them)."
+    return [line]
+
+
+def produce_agreement(ctx):
+    paths = sorted(glob.glob(os.path.join(_data_dir(), "*.pb")))
+    random_lines, random_data = _random_agreement(ctx)
+    records = _real_records(ctx, paths) if ctx.extra["real"] else []
     lines = ["## Real pabulib elections", "",
-             f"{len(paths)} files; a rule's elections are those run so far (all of them unless the run was "
-             f"stopped: compute_missing={ctx.extra['compute_missing']}).", "",
-             "| rule | elections | compared | identical | pabutools timed out | ours total [s] | pabutools total on compared [s] |",
-             "|---|---|---|---|---|---|---|"]
+             f"{len(paths)} files. Our outcome is compared with pabutools's where pabutools finished, and with the "
+             "independent exact reference (mechjax/budgeting/exact_reference.py) on every election it was run on.", "",
+             "| rule | elections | identical to pabutools / compared | pabutools timed out | pabutools not run | "
+             "identical to the exact reference / compared | reference identical to pabutools / both ran | "
+             "compared with neither |", "|---|---|---|---|---|---|---|---|"]
     for rule in ("mes_budget_increase_greedy",) + _OTHER_RULES:
         rows = [r for r in records if r["rule"] == rule]
         done = [r for r in rows if r["agree"] is not None]
-        lines.append(f"| {rule} | {len(rows)} | {len(done)} | {sum(r['agree'] for r in done)} | {len(rows) - len(done)} | "
-                     f"{sum(r['ours_seconds'] for r in rows):.1f} | {sum(r['pabutools_seconds'] for r in done):.1f} |")
+        ref = [r for r in rows if r["agree_reference"] is not None]
+        both = [r for r in rows if r["agree"] is not None and r["reference"] is not None]
+        neither = [r for r in rows if r["agree"] is None and r["agree_reference"] is None]
+        timed_out = sum(1 for r in rows if r["pabutools"] is None and not r.get("not_run"))
+        lines.append(f"| {rule} | {len(rows)} | {sum(r['agree'] for r in done)} / {len(done)} | {timed_out} | "
+                     f"{sum(1 for r in rows if r.get('not_run'))} | "
+                     + (f"{sum(r['agree_reference'] for r in ref)} / {len(ref)}" if rule in _REFERENCE_RULES else "-")
+                     + " | " + (f"{sum(r['reference'] == r['pabutools'] for r in both)} / {len(both)}"
+                                if rule in _REFERENCE_RULES else "-") + f" | {len(neither)} |")
     for rule in ("mes_budget_increase_greedy",) + _OTHER_RULES:
-        done = [r for r in records if r["rule"] == rule and r["pabutools_seconds"] is not None]
-        if not done:
-            continue
-        ours_total, theirs_total = sum(r["ours_seconds"] for r in done), sum(r["pabutools_seconds"] for r in done)
-        slow = max(done, key=lambda r: r["pabutools_seconds"])
-        ours_slow = max(done, key=lambda r: r["ours_seconds"])
-        lines.append(f"\n{rule}: on the {len(done)} elections pabutools finished, ours {ours_total:.1f} s vs pabutools "
-                     f"{theirs_total:.1f} s ({theirs_total / max(ours_total, 1e-9):.0f}x). pabutools's slowest: "
-                     f"{slow['file']} ({slow['voters']} voters, {slow['projects']} projects), pabutools "
-                     f"{slow['pabutools_seconds']:.1f} s vs ours {slow['ours_seconds']:.2f} s "
-                     f"({slow['pabutools_seconds'] / max(slow['ours_seconds'], 1e-9):.0f}x); our slowest: "
-                     f"{ours_slow['file']}, ours {ours_slow['ours_seconds']:.2f} s vs pabutools "
-                     f"{ours_slow['pabutools_seconds']:.1f} s.")
-    mismatches = [f"{r['rule']}: {r['file']}" for r in records if r["agree"] is False]
+        lines += _speed_line(rule, records)
+    mismatches = [f"{r['rule']}: {r['file']}" for r in records if r["agree"] is False or r["agree_reference"] is False]
     lines += ["", f"Mismatches: {', '.join(mismatches) if mismatches else 'none'}.", "",
               "## Random elections (tie-heavy)", "",
               "| elections | rule | identical / compared |", "|---|---|---|", *random_lines]
@@ -148,6 +189,19 @@ def render_learned(results):
             lines.append(f"| {row.name} | {seed} | {label} | {s.get('elections')} | {s.get('feasible_rate'):.3f} | "
                          f"{s.get('jaccard_mes'):.3f} | {s.get('exact_match_mes'):.3f} | {s.get('welfare'):.4f} | "
                          f"{s.get('covered_share'):.3f} | {s.get('ejr_violations')} | {s.get('ejr_unknown')} |")
+    seeds = sorted({seed for _, seed, _ in results})
+    if len(seeds) > 1:  # the learned rules' mean and spread over seeds (the references do not depend on the seed)
+        lines += ["", f"Learned rules over seeds {', '.join(map(str, seeds))} (mean ± standard deviation):", "",
+                  "| run | Jaccard with MES | exact match with MES | welfare | covered share | EJR violations |",
+                  "|---|---|---|---|---|---|"]
+        for name in dict.fromkeys(row.name for row, _, _ in results):
+            runs = [s for row, _, s in results if row.name == name]
+
+            def stat(key, fmt):
+                values = np.array([float(s[key]) for s in runs])
+                return f"{values.mean():{fmt}} ± {values.std():{fmt}}"
+            lines.append(f"| {name} | {stat('jaccard_mes', '.3f')} | {stat('exact_match_mes', '.3f')} | "
+                         f"{stat('welfare', '.4f')} | {stat('covered_share', '.3f')} | {stat('ejr_violations', '.1f')} |")
     if results:
         lines += ["", f"Held-out cities: {', '.join(results[0][2].get('holdout_units') or [])}. "
                   f"{results[0][2].get('input', '')}."]
@@ -157,16 +211,26 @@ def render_learned(results):
 registry.register_table("pb_agreement", Table(
     title="Participatory budgeting: agreement with pabutools (real and random elections)",
     produce=produce_agreement,
-    options={"real": True, "compute_missing": True, "timeout": 900.0, "random_small": 1000, "random_large": 60, "random_cardinal": 200},
+    options={"real": True, "compute_missing": True, "reference": True, "timeout": 900.0, "random_small": 1000,
+             "random_large": 60, "random_cardinal": 200},
     notes=("Our rules (mechjax.budgeting.rules) against pabutools with its default lexicographic tie-breaking: "
            "greedy utilitarian welfare (Cost_Sat), sequential Phragmén (approval elections only), MES (Cost_Sat; "
            "Additive_Cardinal_Sat for the cardinal random elections), MES + greedy, and MES + exhaustion_by_budget_increase "
            "(1% steps) + greedy. Real elections: pabutools parses the file itself (parse_pabulib) and runs in a child "
-           "process stopped after `timeout` seconds per election and rule (a timed-out run is not compared). Times are "
-           "the rule alone, no parsing; the per-election records are cached (resumable) in the table's runs folder, "
-           "also written by benchmarks/bench_budgeting.py; our rules are rerun on every cached record when the table is "
-           "made (funded sets compared again, our time = best of 2), pabutools's outcome and time come from the cache. Random elections: mechjax.budgeting.synthetic.random_election "
-           "(few distinct costs, duplicated projects and ballots, fractional budgets: many exact ties)."),
+           "process stopped after `timeout` seconds per election and rule (a timed-out run is not compared); records "
+           "marked `pabutools_profile: multiprofile` ran pabutools on `profile.as_multiprofile()` (identical ballots "
+           "merged with a count; pabutools's rules depend on voters only through such counts, so the outcome is the "
+           "same, and it is faster). Times are the rule alone, no parsing, on a shared 2-core CPU, pabutools niced; "
+           "the per-election records are cached (resumable) in the table's runs folder and filled by background jobs "
+           "(`python -m mechjax.budgeting.agreement --cache <runs>/pb_agreement/real.jsonl --rules "
+           "mes_budget_increase_greedy --multiprofile`; `compute_missing=true` runs the missing ones here instead). "
+           "Where pabutools did not finish, the outcome is compared with an independent exact reference "
+           "(mechjax/budgeting/exact_reference.py: MES + budget increase + greedy, plain MES and greedy written from the "
+           "rules' definitions with gmpy2 rationals on pabutools's parse of the file, sharing no code with ours; cached "
+           "in real_reference.jsonl, filled here when `reference=true`); the table also counts how often that reference "
+           "equals pabutools where both ran. Our rules are rerun on every record when the table is made (our time = best "
+           "of 2). Random elections: mechjax.budgeting.synthetic.random_election (few distinct costs, duplicated "
+           "projects and ballots, fractional budgets: many exact ties), pabutools built from our arrays."),
 ))
 
 registry.register_table("pb_rules_comparison", Table(
