@@ -1,7 +1,9 @@
 """The strong evaluator: zero regret for truthful baselines, real regret for first price, and the optimum flag."""
 
+import dataclasses
 import os
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -81,6 +83,164 @@ def test_classical_mechanism_evaluates_through_the_config():
                                                  config_name="evaluate"))
     assert summary["revenue"] == pytest.approx(5 / 12, abs=4 * summary["revenue_stderr"])
     assert summary["regret_max"] <= 1e-6 and summary["learned"] is False
+
+
+# --- cost: chunks of fixed size, tiles inside them, the same attack whatever the tiling
+
+def _smooth_mechanism(bids):
+    """A non-IC but smooth 2-bidder auction (softmax allocation, 0.6 x value payments): real regret."""
+    alloc = jax.nn.softmax(8.0 * bids, axis=1)
+    return alloc, 0.6 * jnp.sum(bids * alloc, axis=-1)
+
+
+CHUNK_ATTACK = AttackConfig(steps=6, restarts=2, grid=5, grid_init=1, num_samples=64, revenue_samples=64 * 8,
+                            batch_size=64, allow_weak=True)
+
+
+def _counting(mechanism):
+    """``mechanism`` that records the shape of every bids array it is traced or called with."""
+    shapes = []
+
+    def counted(bids):
+        shapes.append(tuple(bids.shape))
+        return mechanism(bids)
+
+    return counted, shapes
+
+
+def test_ten_times_the_samples_build_the_same_arrays(monkeypatch):
+    """Memory is bounded by the chunk: 10x the samples trace the same shapes, compile the same
+    program (same temporary memory), and hand the host at most one chunk at a time."""
+    from mechjax.auctions import evaluate as evaluate_lib
+    problem = AuctionProblem(UniformValuations.iid(2, 2))
+    seen = {}
+    real_make, real_add = evaluate_lib.make_attack_chunk, evaluate_lib._RunningStats.add
+    for factor in (1, 10):
+        attack = dataclasses.replace(CHUNK_ATTACK, num_samples=64 * factor, revenue_samples=64 * 8 * factor)
+        mechanism, shapes = _counting(_smooth_mechanism)
+        compiled, rows = [], []
+
+        def make(*args, **kwargs):
+            fn, plan = real_make(*args, **kwargs)
+            compiled.append(fn)
+            return fn, plan
+
+        def add(self, values):
+            rows.append(len(values))
+            real_add(self, values)
+
+        monkeypatch.setattr(evaluate_lib, "make_attack_chunk", make)
+        monkeypatch.setattr(evaluate_lib._RunningStats, "add", add)
+        summary = evaluate_auction(mechanism, problem, attack)
+        assert summary["num_samples"] == 64 * factor and summary["revenue_samples"] == 64 * 8 * factor
+        memory = compiled[0].lower(jax.random.key(0), np.int32(0)).compile().memory_analysis()
+        seen[factor] = (sorted(set(shapes)), len(shapes), getattr(memory, "temp_size_in_bytes", None), max(rows))
+    assert seen[10] == seen[1]  # no array, trace or compile grows with the number of samples
+    # the largest batch the mechanism sees is a multiple of the chunk: every grid point's deviation
+    # profiles (5^2 points x 2 bidders) or the revenue chunk (8 chunks)
+    assert max(shape[0] for shape in seen[1][0]) <= 64 * max(8, 25 * 2)
+    assert seen[1][3] <= 64 * 8
+
+
+def test_tiling_does_not_change_the_attack():
+    """One tile per sample, the automatic tiles and one tile per chunk find the same regret per sample."""
+    from mechjax.auctions.evaluate_attack import make_attack_chunk
+    problem = AuctionProblem(UniformValuations.iid(2, 2))
+    results = {}
+    for tile in (1, None, 48):  # 48 does not divide the chunk: the last tile is padded
+        attack = dataclasses.replace(CHUNK_ATTACK, tile_size=tile)
+        fn, plan = make_attack_chunk(problem, _smooth_mechanism, attack, 64)
+        regret, ir = fn(jax.random.key(3), np.int32(2))
+        results[tile] = np.asarray(regret)
+        assert regret.shape == (64, 2) and ir.shape == (64,)
+    assert results[1].mean() > 1e-3  # the mechanism is manipulable: regret is really found
+    for tile in (None, 48):
+        np.testing.assert_allclose(results[tile], results[1], rtol=1e-4, atol=1e-6)
+
+
+def test_chunk_samples_do_not_depend_on_how_many_chunks_run():
+    """Chunk i is drawn from fold_in(seed, i): more samples extend the sample, they do not redraw it;
+    a number of samples that is not a multiple of the chunk counts a prefix of the last chunk."""
+    from mechjax.auctions.evaluate_attack import make_attack_chunk
+    problem = AuctionProblem(UniformValuations.iid(2, 1))
+    mechanism = build_baseline("first_price", problem.valuations)
+    fn, _ = make_attack_chunk(problem, mechanism, CHUNK_ATTACK, 64)
+    key = jax.random.key(CHUNK_ATTACK.seed)
+    chunks = [np.asarray(fn(key, np.int32(i))[0], np.float64) for i in range(2)]  # [64, 2] each
+    for num_samples, expected in ((64, chunks[0]), (100, np.concatenate([chunks[0], chunks[1][:36]])),
+                                  (128, np.concatenate(chunks))):
+        summary = evaluate_auction(mechanism, problem, dataclasses.replace(CHUNK_ATTACK, num_samples=num_samples))
+        assert summary["num_samples"] == num_samples
+        np.testing.assert_allclose(summary["regret_per_bidder"], expected.mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(summary["regret_max_per_bidder"], expected.max(axis=0), rtol=1e-6)
+    assert chunks[1].mean() > 0.01 and not np.allclose(chunks[0], chunks[1])  # two different, manipulable chunks
+
+
+def test_running_stats_match_numpy_over_the_whole_stream():
+    from mechjax.auctions.evaluate import _RunningStats
+    rng = np.random.default_rng(0)
+    rows = rng.exponential(size=(1000, 3)).astype(np.float32)
+    stats = _RunningStats(3)
+    for start in range(0, 1000, 137):
+        stats.add(rows[start:start + 137])
+    assert stats.count == 1000
+    np.testing.assert_allclose(stats.mean, rows.astype(np.float64).mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats.max, rows.max(axis=0))
+    np.testing.assert_allclose(stats.stderr(), rows.std(axis=0, ddof=1) / np.sqrt(1000), rtol=1e-6)
+
+
+def test_stationary_starts_skip_the_ascent_and_moving_ones_do_not():
+    """A zero gradient everywhere (a menu's argmax) leaves Adam where it starts: the skip returns the
+    starts; a smooth utility is ascended exactly as core.adversary.ascend does."""
+    from mechjax.auctions.evaluate_attack import ascend_unless_stationary
+    from mechjax.core.adversary import ascend
+    problem = AuctionProblem(UniformValuations.iid(2, 2))
+    values = problem.sample(jax.random.key(0), 16)
+    init = problem.random_reports(jax.random.key(1), values, 3)
+    for mechanism, moves in ((build_baseline("vcg", problem.valuations), False), (_smooth_mechanism, True)):
+        def utility(x):
+            return problem.deviation_utility(mechanism, values, x)
+
+        full = ascend(utility, init, problem.project, 20, 0.05, problem.report_scale)
+        quick = ascend_unless_stationary(utility, init, problem.project, 20, 0.05, problem.report_scale)
+        np.testing.assert_array_equal(np.asarray(quick), np.asarray(full))
+        assert bool(jnp.any(full != init)) == moves
+
+
+def test_attack_shows_progress_per_chunk(monkeypatch):
+    from mechjax import progress
+    from mechjax.auctions import evaluate as evaluate_lib
+    updates = {}
+
+    class Bar:
+        def __init__(self, total, desc, unit):
+            self.desc = desc
+            updates[desc] = [total]
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            updates[self.desc].append(n)
+
+        def set_postfix(self, **kw):
+            pass
+
+    monkeypatch.setattr(progress, "bar", Bar)
+    problem = AuctionProblem(UniformValuations.iid(2, 1))
+    evaluate_lib.evaluate_auction(build_baseline("vcg", problem.valuations), problem,
+                                  dataclasses.replace(CHUNK_ATTACK, num_samples=160, revenue_samples=1024))
+    assert updates["evaluate: attack"] == [160, 64, 64, 32]
+    assert updates["evaluate: revenue"] == [1024, 512, 512]
+
+
+def test_tile_size_must_be_positive():
+    from mechjax.errors import ConfigError
+    with pytest.raises(ConfigError, match="attack.tile_size"):
+        AttackConfig(tile_size=0)
 
 
 # --- known optima follow the setting, never the preset it was written for

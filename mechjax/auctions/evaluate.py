@@ -14,25 +14,37 @@ choice v' satisfies ``v.a(v') - (1-d) p(v') >= v.a(v) - (1-d) p(v)`` and, by the
 ``v.a(v') - p(v') <= v.a(v) - p(v) + regret(v)``; subtracting, ``p(v') >= p(v) - regret(v) / d``. The
 discounted menu is truthful, so ``OPT >= (1 - d) (REV - r / d)`` for every d in (0, 1), where r is the
 expected regret: ``REV <= OPT + min_d [OPT d / (1 - d) + r / d]`` (about ``2 sqrt(OPT r)``).
+
+Cost: the samples are attacked in chunks of ``batch_size`` by one compiled function
+(:mod:`mechjax.auctions.evaluate_attack`), whose results are folded into running sums on the host,
+so any number of samples runs in the memory of one chunk. ``benchmarks/bench_evaluate.py``
+compares its throughput (samples x attack steps per second) with training's.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from dataclasses import asdict, dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from mechjax import progress
-from mechjax.auctions.problem import AuctionProblem, utilities
-from mechjax.core.adversary import ascend
+from mechjax.auctions.evaluate_attack import (  # noqa: F401
+    MAX_GRID_ITEMS,
+    make_attack_chunk,
+    make_revenue_chunk,
+    misreport_grid,
+    num_starts,
+    uses_grid,
+)
+from mechjax.auctions.problem import AuctionProblem
 from mechjax.errors import ConfigError
 
-MAX_GRID_ITEMS = 2
+# Revenue needs one forward pass per sample, so its chunks are this many attack chunks long.
+REVENUE_CHUNK_FACTOR = 8
+# Key offset of the revenue samples (kept apart from the attacked chunks 0, 1, 2, ...).
+REVENUE_KEY = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,11 @@ class AttackConfig:
         grid_init: best grid points used as extra gradient starts.
         num_samples: samples attacked (regret, IR).
         revenue_samples: samples for revenue alone (a forward pass each, so many more are cheap).
-        batch_size: samples evaluated at once (bounds memory).
+        batch_size: samples per compiled chunk; memory is bounded by one chunk whatever
+            ``num_samples`` is.
+        tile_size: samples attacked at once inside a chunk (a speed setting only: the attack is
+            the same); None picks about 1k deviation profiles per ascent step on a CPU and the
+            whole chunk on an accelerator.
         seed: evaluation seed (fixed, so runs are compared on the same samples).
         allow_weak: permit an attacker weaker than 4x the training one (for studying the gap).
     """
@@ -60,6 +76,7 @@ class AttackConfig:
     num_samples: int = 4096
     revenue_samples: int = 131072
     batch_size: int = 512
+    tile_size: Optional[int] = None
     seed: int = 2024
     allow_weak: bool = False
 
@@ -70,6 +87,8 @@ class AttackConfig:
         for name in ("restarts", "grid", "grid_init"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"attack.{name} must be >= 0, got {getattr(self, name)}")
+        if self.tile_size is not None and self.tile_size < 1:
+            raise ConfigError(f"attack.tile_size must be >= 1 (or null: automatic), got {self.tile_size}")
         if self.grid == 1:
             raise ConfigError("attack.grid must be 0 (off) or >= 2")
         if not self.lr > 0:
@@ -94,57 +113,44 @@ class AttackConfig:
                 f"or set attack.allow_weak=true to study the gap deliberately")
 
 
-def misreport_grid(problem: AuctionProblem, points: int) -> jax.Array:
-    """``[G, bidders, items]``: every bidder's grid of misreports over her own support."""
-    m = problem.num_items
-    t = jnp.asarray(list(itertools.product(np.linspace(0.0, 1.0, points), repeat=m)), jnp.float32)
-    low, high = problem.valuations.low_array, problem.valuations.high_array
-    return low[None] + t[:, None, :] * (high - low)[None]
+class _RunningStats:
+    """Count, mean, M2 and max of a stream of ``[rows, k]`` chunks, in float64 (Chan et al.'s merge)."""
+
+    def __init__(self, width: int):
+        self.count = 0
+        self.mean = np.zeros(width)
+        self.m2 = np.zeros(width)
+        self.max = np.full(width, -np.inf)
+
+    def add(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, np.float64).reshape(len(rows), -1)
+        k = len(rows)
+        mean = rows.mean(axis=0)
+        m2 = ((rows - mean[None]) ** 2).sum(axis=0)
+        total = self.count + k
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (k / total)
+        self.m2 = self.m2 + m2 + delta**2 * (self.count * k / total)
+        self.count = total
+        self.max = np.maximum(self.max, rows.max(axis=0))
+
+    def stderr(self) -> np.ndarray:
+        if self.count < 2:
+            return np.zeros_like(self.mean)
+        return np.sqrt(self.m2 / (self.count - 1) / self.count)
 
 
-def _make_batch_attack(problem: AuctionProblem, mechanism: Callable, attack: AttackConfig):
-    use_grid = attack.grid > 0 and problem.num_items <= MAX_GRID_ITEMS
-    grid = misreport_grid(problem, attack.grid) if use_grid else None
-
-    def deviation(values, misreports):
-        return problem.deviation_utility(mechanism, values, misreports)
-
-    def attack_batch(values, key):
-        alloc, pay = mechanism(values)
-        truthful = utilities(values, alloc, pay)  # [b, n]
-        starts = [values[None]]
-        best = jnp.full_like(truthful, -jnp.inf)
-        if use_grid:
-            # Grid points one at a time under lax.map: memory stays at one profile batch.
-            grid_utils = jax.lax.map(
-                lambda g: deviation(values, jnp.broadcast_to(g, values.shape)[None])[0], grid)  # [G, b, n]
-            best = jnp.maximum(best, grid_utils.max(axis=0))
-            if attack.grid_init:
-                top = jnp.argsort(-grid_utils, axis=0)[: attack.grid_init]  # [k, b, n]
-                starts.append(grid[top, jnp.arange(values.shape[1])[None, None, :]])  # [k, b, n, m]
-        if attack.restarts:
-            starts.append(problem.random_reports(key, values, attack.restarts))
-        init = jnp.concatenate(starts, axis=0)
-        found = ascend(lambda x: deviation(values, x), init, problem.project, attack.steps, attack.lr,
-                       problem.report_scale)
-        best = jnp.maximum(best, deviation(values, found).max(axis=0))
-        regret = jax.nn.relu(best - truthful)
-        ir = jax.nn.relu(-truthful).sum(axis=-1)
-        return regret, ir
-
-    return jax.jit(attack_batch), use_grid
+def _chunks(total: int, chunk: int) -> list[int]:
+    """How many samples of each chunk count: full chunks, then the rest (a prefix of the last one)."""
+    return [min(chunk, total - start) for start in range(0, total, chunk)]
 
 
-def _revenues(mechanism: Callable, problem: AuctionProblem, key, num_samples: int, batch_size: int,
-              bar=None) -> np.ndarray:
-    batch_size = min(batch_size, num_samples)
-    total = jax.jit(lambda k: mechanism(problem.sample(k, batch_size))[1].sum(axis=-1))
-    out = []
-    for i in range(max(1, num_samples // batch_size)):
-        out.append(np.asarray(total(jax.random.fold_in(key, i))))
-        if bar is not None:
-            bar.update(len(out[-1]))
-    return np.concatenate(out)
+def attack_plan(problem: AuctionProblem, mechanism: Callable, attack: AttackConfig) -> dict:
+    """What :func:`evaluate_auction` will do to ``mechanism``: chunks, tiles, grid (for benchmarks)."""
+    chunk = min(attack.batch_size, attack.num_samples)
+    _, plan = make_attack_chunk(problem, mechanism, attack, chunk)
+    return {**plan, "chunk": chunk, "chunks": len(_chunks(attack.num_samples, chunk)),
+            "starts": num_starts(problem, attack)}
 
 
 def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: AttackConfig = AttackConfig()) -> dict:
@@ -159,39 +165,40 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
         A JSON-ready dict: ``revenue``, ``revenue_stderr``, ``regret`` (mean over bidders of the
         expected regret), ``regret_per_bidder``, ``regret_max_per_bidder``, ``regret_max``,
         ``ir_violation``, ``revenue_exceeds_optimum`` (None when the optimum is unknown),
-        ``attack`` (the settings, with ``grid_used``).
+        ``attack`` (the settings, with ``grid_used`` and the ``tile_size`` used).
     """
-    if attack.num_samples % attack.batch_size and attack.num_samples > attack.batch_size:
-        raise ConfigError("attack.num_samples must be a multiple of attack.batch_size")
-    batch_size = min(attack.batch_size, attack.num_samples)
-    attack_batch, use_grid = _make_batch_attack(problem, mechanism, attack)
+    chunk = min(attack.batch_size, attack.num_samples)
+    attack_chunk, plan = make_attack_chunk(problem, mechanism, attack, chunk)
     key = jax.random.key(attack.seed)
-    regrets, irs = [], []
-    batches = max(1, attack.num_samples // batch_size)
-    with progress.bar(batches * batch_size, "evaluate: attack", "sample") as bar:
-        for i in range(batches):
-            k_values, k_attack = jax.random.split(jax.random.fold_in(key, i))
-            values = problem.sample(k_values, batch_size)
-            regret, ir = attack_batch(values, k_attack)
-            regrets.append(np.asarray(regret))
-            irs.append(np.asarray(ir))
-            bar.update(batch_size)
-    regret, ir = np.concatenate(regrets), np.concatenate(irs)
+    regret_stats, ir_stats = _RunningStats(problem.num_agents), _RunningStats(1)
+    with progress.bar(attack.num_samples, "evaluate: attack", "sample") as bar:
+        for i, used in enumerate(_chunks(attack.num_samples, chunk)):
+            regret, ir = attack_chunk(key, np.int32(i))
+            regret_stats.add(np.asarray(regret)[:used])
+            ir_stats.add(np.asarray(ir)[:used])
+            bar.update(used)
+            bar.set_postfix(regret=f"{regret_stats.mean.mean():.3g}", refresh=False)
+    revenue_chunk = min(attack.batch_size * REVENUE_CHUNK_FACTOR, attack.revenue_samples)
+    revenue_fn = make_revenue_chunk(problem, mechanism, revenue_chunk)
+    revenue_key = jax.random.fold_in(key, REVENUE_KEY)
+    revenue_stats = _RunningStats(1)
     with progress.bar(attack.revenue_samples, "evaluate: revenue", "sample") as bar:
-        revenue = _revenues(mechanism, problem, jax.random.fold_in(key, 2**31 - 1), attack.revenue_samples,
-                            attack.batch_size * 8, bar)
-    per_bidder = regret.mean(axis=0)
+        for i, used in enumerate(_chunks(attack.revenue_samples, revenue_chunk)):
+            revenue_stats.add(np.asarray(revenue_fn(revenue_key, np.int32(i)))[:used])
+            bar.update(used)
+    per_bidder = regret_stats.mean
     summary = {
-        "revenue": float(revenue.mean()),
-        "revenue_stderr": float(revenue.std(ddof=1) / math.sqrt(len(revenue))) if len(revenue) > 1 else 0.0,
+        "revenue": float(revenue_stats.mean[0]),
+        "revenue_stderr": float(revenue_stats.stderr()[0]),
         "regret": float(per_bidder.mean()),
         "regret_per_bidder": [float(r) for r in per_bidder],
-        "regret_max_per_bidder": [float(r) for r in regret.max(axis=0)],
-        "regret_max": float(regret.max()),
-        "ir_violation": float(ir.mean()),
-        "num_samples": int(len(regret)),
-        "revenue_samples": int(len(revenue)),
-        "attack": {**asdict(attack), "grid_used": bool(use_grid), "strength": attack.strength},
+        "regret_max_per_bidder": [float(r) for r in regret_stats.max],
+        "regret_max": float(regret_stats.max.max()),
+        "ir_violation": float(ir_stats.mean[0]),
+        "num_samples": int(regret_stats.count),
+        "revenue_samples": int(revenue_stats.count),
+        "attack": {**asdict(attack), "grid_used": bool(plan["grid_used"]), "strength": attack.strength,
+                   "tile_size": plan["tile_size"]},
         "optimal_revenue": problem.optimal_revenue,
         "optimal_revenue_source": getattr(problem, "optimal_revenue_source", None),
         "revenue_excess_bound": None,
