@@ -17,6 +17,18 @@ for _flag in STRICT_XLA_FLAGS:
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["JAX_NUMPY_RANK_PROMOTION"] = "raise"
 
+# Compilation dominates the suite's time (a tiny preset run spends ~8 of its ~14 s in XLA), and many
+# tests compile the very same programs: in process, in the pytest-xdist workers and in the child
+# processes of the CLI, notebook, launcher and distributed tests. JAX's persistent compilation cache
+# (keyed by the program, the JAX version, the devices and the compile flags, so a hit is the same
+# executable) lets them share: about a quarter less time on a cold cache, far less on a warm one.
+# Set through the environment so that child processes inherit it; an outside setting wins.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pytest_cache", "jax-compilation"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.1")  # tiny programs recompile faster than they load
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
+os.environ.setdefault("JAX_COMPILATION_CACHE_MAX_SIZE", str(2 << 30))  # bytes; least recently used go first
+
 import jax  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
