@@ -19,31 +19,10 @@ from mechjax.budgeting.problem import BudgetingProblem
 from mechjax.errors import ConfigError
 
 
-@dataclass(frozen=True)
-class BudgetingConfig:
-    """``problem=budgeting/<preset>``: the fields of :class:`~mechjax.budgeting.problem.BudgetingProblem`."""
-
-    kind: str = "budgeting"
-    max_voters: int = 40
-    max_projects: int = 12
-    pool_size: int = 512
-    real_share: float = 0.5
-    holdout_units: tuple = ("Warszawa", "Kraków")
-    mimicry: float = 1.0
-    welfare: float = 0.0
-    fair_share: float = 0.0
-    temperature: float = 1.0
-    seed: int = 0
-    data_dir: str = ""
-    ranking: float = 0.0
-
-
 @registry.register(registry.PROBLEMS, "budgeting")
 def build_budgeting_problem(section: dict) -> BudgetingProblem:
-    cfg = registry.from_section(BudgetingConfig, section, "problem")
-    fields = {k: getattr(cfg, k) for k in BudgetingConfig.__dataclass_fields__ if k != "kind"}
-    fields["holdout_units"] = tuple(fields["holdout_units"])
-    return BudgetingProblem(**fields)
+    """``problem=budgeting/<preset>``: the section's keys are the fields of ``BudgetingProblem`` (plus ``kind``)."""
+    return registry.from_section(BudgetingProblem, section, "problem", drop=("kind",))
 
 
 def _require(kind: str, name: str) -> None:

@@ -17,29 +17,10 @@ from mechjax.delegation.trained import validating
 from mechjax.errors import ConfigError, DataError
 
 
-@dataclass(frozen=True)
-class DelegationConfig:
-    """``problem=delegation/<preset>``: the fields of ``DelegationProblem`` plus ``kind``."""
-
-    kind: str = "delegation"
-    num_voters: int = 31
-    family: str = "erdos_renyi"
-    edge_prob: float = 0.25
-    attach: int = 2
-    competence_low: float = 0.3
-    competence_high: float = 0.8
-    estimate_noise: float = 0.05
-    cap: float = 5.0
-    cap_margin: float = 0.0
-    draws: int = 8
-    repair: bool = True
-
-
 @registry.register(registry.PROBLEMS, "delegation")
 def build_delegation_problem(section: dict) -> DelegationProblem:
-    cfg = registry.from_section(DelegationConfig, section, "problem")
-    fields = {k: v for k, v in cfg.__dict__.items() if k != "kind"}
-    return DelegationProblem(**fields)
+    """``problem=delegation/<preset>``: the section's keys are the fields of ``DelegationProblem`` (plus ``kind``)."""
+    return registry.from_section(DelegationProblem, section, "problem", drop=("kind",))
 
 
 def _require(kind: str, name: str) -> None:
