@@ -106,5 +106,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        sys.exit(print(__doc__))
     load0 = os.getloadavg()
     main(sys.argv[1:])
