@@ -50,6 +50,9 @@ def parse(argv):
             settings[SHORTHANDS[key]] = value
         else:
             extra.append(arg)
+    explicit_problem = any(arg.partition("=")[0] == "problem" for arg in argv)
+    if any(arg.startswith("+experiment=") for arg in extra) and not explicit_problem:
+        settings.pop("problem")  # an experiment preset brings its own problem: the 2x2 default must not override it
     settings["trainer.steps"] = settings["trainer.steps_per_chunk"]
     return chunks, [f"{k}={v}" for k, v in settings.items()] + extra
 

@@ -34,7 +34,7 @@ RUNS_DIR = os.path.join(REPO_DIR, "experiments", "runs")
 PENDING_FILE = "PENDING.md"
 COMMAND = "python experiments/reproduce.py"
 USAGE = (f"usage: {COMMAND} table=<name>|list [seeds=0,1] [overwrite=true] [runs=<dir>] "
-         "[<table option>=<value> ...] [<Hydra override> ... (run tables)]")
+         "[rows=<row>,... (run tables)] [<table option>=<value> ...] [<Hydra override> ... (run tables)]")
 
 registry.import_domains()
 TABLES = registry.TABLES  # every registered table (the domains are imported above)
@@ -50,6 +50,7 @@ class Request:
     runs: Optional[str] = None
     options: dict = field(default_factory=dict)  # raw key=value strings (the table parses them)
     overrides: tuple[str, ...] = ()  # Hydra overrides for a run table's training runs
+    rows: tuple[str, ...] = ()  # a run table's rows to run (empty: all), e.g. the ones a CPU can afford
 
 
 def _is_override(arg: str) -> bool:
@@ -85,6 +86,10 @@ def parse_args(argv: Sequence[str]) -> Request:
             request.overwrite = value.lower() == "true"
         elif key == "runs":
             request.runs = value
+        elif key == "rows":
+            request.rows = tuple(r.strip() for r in value.split(",") if r.strip())
+            if not request.rows or len(set(request.rows)) != len(request.rows):
+                raise ConfigError(f"rows must name each row once, comma-separated, got {value!r}")
         else:
             request.options[key] = value
     return request
@@ -120,6 +125,7 @@ def _refuse_overwrite(paths: Sequence[str]) -> None:
 
 def _command(name: str, seeds: tuple[int, ...], request: Request) -> str:
     parts = [COMMAND, f"table={name}", f"seeds={','.join(map(str, seeds))}",
+             *([f"rows={','.join(request.rows)}"] if request.rows else []),
              *(f"{k}={v}" for k, v in request.options.items()), *request.overrides]
     if request.runs:
         parts.append(f"runs={request.runs}")
@@ -136,7 +142,13 @@ def reproduce(request: Request, results_dir: str = RESULTS_DIR) -> list[str]:
             raise ConfigError(f"table={name} is a run table: it takes seeds, runs, overwrite and Hydra overrides "
                               f"(e.g. trainer.steps=...), not {', '.join(sorted(request.options))}")
         options = {}
+        unknown = [r for r in request.rows if r not in {row.name for row in table.rows}]
+        if unknown:
+            raise ConfigError(f"rows: table={name} has no row {', '.join(unknown)}; "
+                              f"its rows: {', '.join(row.name for row in table.rows)}")
     else:
+        if request.rows:
+            raise ConfigError(f"rows= selects rows of a run table; table={name} is a computed table")
         if request.overrides:
             raise ConfigError(f"table={name} is a computed table: it takes no Hydra overrides "
                               f"({' '.join(request.overrides)})")
@@ -149,12 +161,15 @@ def reproduce(request: Request, results_dir: str = RESULTS_DIR) -> list[str]:
     started, commit = time.perf_counter(), git_commit()
     meta_extra: list[str] = []
     if table.rows:
-        results = _run_rows(table, seeds, runs_root, request.overrides)
+        results = _run_rows(table, seeds, runs_root, request.overrides, request.rows)
         body = table.render(results)
         data = [{"row": row.name, "seed": seed, "summary": {k: v for k, v in s.items() if k != "config"}}
                 for row, seed, s in results]
         meta_extra.append(f"- sum of the runs' own wall times (training + evaluation, from their summaries, "
                           f"including runs an earlier invocation made): {_run_seconds(results):.0f} s")
+        if request.rows:
+            meta_extra.append(f"- rows: {', '.join(request.rows)} only (a part of the table; without rows= "
+                              f"every row runs, resuming the runs already made)")
         recorded = sorted({s["commit"] for _, _, s in results if s.get("commit")})
         if recorded:
             meta_extra.append(f"- commits recorded by the runs: {', '.join(f'`{c}`' for c in recorded)}")
@@ -162,8 +177,8 @@ def reproduce(request: Request, results_dir: str = RESULTS_DIR) -> list[str]:
         body, data = table.produce(TableContext(seeds=seeds, runs_root=runs_root, extra=options))
     wall = time.perf_counter() - started
     now = git_commit()
-    meta = {"table": name, "command": command, "seeds": list(seeds), "options": options, "commit": now,
-            "commit_at_start": commit, "hardware": hardware(), "wall_s": round(wall, 1),
+    meta = {"table": name, "command": command, "seeds": list(seeds), "options": options, "rows": list(request.rows),
+            "commit": now, "commit_at_start": commit, "hardware": hardware(), "wall_s": round(wall, 1),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
     text = "\n".join([
         f"# {table.title}", "", "Reproduce with:", "", "```bash", command, "```", "",
@@ -199,9 +214,12 @@ def run_table(name: str, seeds: list[int], runs_root: str = RUNS_DIR, results_di
     return reproduce(request, results_dir)[0]
 
 
-def _run_rows(table: Table, seeds: tuple[int, ...], runs_root: str, overrides: tuple[str, ...]) -> list:
+def _run_rows(table: Table, seeds: tuple[int, ...], runs_root: str, overrides: tuple[str, ...],
+              only: Sequence[str] = ()) -> list:
     results = []
     for row in table.rows:
+        if only and row.name not in only:
+            continue
         for seed in seeds[:1] if row.evaluate_only else seeds:
             run_dir = os.path.join(runs_root, row.name if row.evaluate_only else f"{row.name}_seed{seed}")
             summary_path = os.path.join(run_dir, "summary.json")

@@ -84,12 +84,16 @@ def test_equivariance_check_catches_a_non_equivariant_net():
         assert_permutation_equivariant(lambda b: net(b), problem.sample(jax.random.key(2), 64), jax.random.key(3))
 
 
-def test_dense_and_pooled_exchangeable_layers_agree():
-    """The single-matmul form used for small auctions is the same map as the pooled form."""
+@pytest.mark.parametrize("n,m", [(1, 2), (2, 2), (3, 4)])
+def test_dense_and_pooled_exchangeable_layers_agree(n, m):
+    """The single-matmul form (small auctions, n m <= 4) and the pooled form are the same map."""
     layer = ExchangeableLayer(3, 5, rngs=nnx.Rngs(0))
-    x = jax.random.normal(jax.random.key(1), (7, 3, 4, 3))
+    x = jax.random.normal(jax.random.key(1), (7, n, m, 3))
     pooled = (layer.entry(x) + layer.over_bidders(x.mean(1, keepdims=True))
               + layer.over_items(x.mean(2, keepdims=True)) + layer.overall(x.mean((1, 2), keepdims=True)))
+    dense = (x.reshape(7, n * m * 3) @ layer.dense_kernel(n, m) + jnp.tile(layer.entry.bias[...], n * m)[None]
+             ).reshape(7, n, m, 5)
+    np.testing.assert_allclose(dense, pooled, atol=1e-5)
     np.testing.assert_allclose(layer(x), pooled, atol=1e-5)
 
 
@@ -221,3 +225,4 @@ def test_presets_train_and_load_at_tiny_size(preset, tmp_path):
     assert_feasible(values, alloc, pay, problem.valuations.demand)
     if preset.startswith("rochetnet"):
         assert summary["regret_max"] <= 1e-5
+

@@ -268,6 +268,7 @@ def plots(run_dir: str, mechanism_fn, problem: AuctionProblem, history: list) ->
 _register_baselines()
 
 from mechjax.auctions import tables as _tables  # noqa: E402,F401  (registers the auction results tables)
+from mechjax.auctions import tables_large as _tables_large  # noqa: E402,F401  (table auction_large)
 from mechjax.auctions.loaded import validated_mechanism  # noqa: E402
 
 registry.LOADERS["auction"] = validated_mechanism  # mechjax.load: bids checked before the jitted mechanism
