@@ -113,6 +113,26 @@ def test_random_large_elections_agree_with_pabutools():
         _agree(random_election(rng, 300, 25), ("greedy", "phragmen", "mes", "mes_budget_increase_greedy"))
 
 
+@pytest.mark.peers
+def test_random_agreement_study_resumes_from_its_cache(tmp_path):
+    """compare_random appends one record per election and a rerun reads them instead of recomputing."""
+    import json
+
+    from mechjax.budgeting.agreement import compare_random
+    cache = tmp_path / "random.jsonl"
+    first = compare_random(6, seed=5, max_voters=12, max_projects=6, rules=("greedy", "mes"), cache_path=str(cache))
+    assert first == {"greedy": (6, 6), "mes": (6, 6)}
+    records = [json.loads(line) for line in open(cache)]
+    assert [r["index"] for r in records] == list(range(6))
+    records[2]["same"]["mes"] = False  # a planted disagreement: only a run that reads the cache reports it
+    cache.write_text("".join(json.dumps(r) + "\n" for r in records))
+    again = compare_random(8, seed=5, max_voters=12, max_projects=6, rules=("greedy", "mes"), cache_path=str(cache))
+    assert again == {"greedy": (8, 8), "mes": (7, 8)}
+    assert len(open(cache).readlines()) == 8  # only elections 6 and 7 were new
+    other = compare_random(2, seed=6, max_voters=12, max_projects=6, rules=("greedy", "mes"), cache_path=str(cache))
+    assert other == {"greedy": (2, 2), "mes": (2, 2)} and len(open(cache).readlines()) == 10  # another seed: new
+
+
 @needs_data
 @pytest.mark.peers
 def test_small_real_elections_agree_with_pabutools():

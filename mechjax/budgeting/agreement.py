@@ -115,20 +115,45 @@ def compare_real(paths, rules=RULES, timeout=None, cache_path=None, log=print, r
 
 
 def compare_random(count, seed=0, max_voters=30, max_projects=10, cardinal=False,
-                   rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy")) -> dict:
-    """``{rule: (agreeing, compared)}`` on ``count`` random tie-heavy elections."""
+                   rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy"),
+                   cache_path=None, log=None) -> dict:
+    """``{rule: (agreeing, compared)}`` on ``count`` random tie-heavy elections.
+
+    Election ``i`` is the ``i``-th drawn from ``numpy.random.default_rng(seed)`` by
+    :func:`~mechjax.budgeting.synthetic.random_election` (so any one can be redrawn). With
+    ``cache_path``, each election's outcome per rule is appended to a JSON-lines cache keyed by
+    (seed, sizes, cardinal, index), and a rerun reuses it: long studies resume where they stopped.
+    """
     from mechjax.budgeting.synthetic import random_election
+    rules = tuple(r for r in rules if not (cardinal and r == "phragmen"))  # pabutools's Phragmen: approvals only
+    key = {"seed": seed, "max_voters": max_voters, "max_projects": max_projects, "cardinal": cardinal}
+    cached = {}
+    if cache_path and os.path.exists(cache_path):
+        with open(cache_path) as handle:
+            for line in handle:
+                record = json.loads(line) if line.strip() else None
+                if record and all(record.get(k) == v for k, v in key.items()) and set(rules) <= set(record["same"]):
+                    cached[record["index"]] = record["same"]
     rng = np.random.default_rng(seed)
     tally = {rule: [0, 0] for rule in rules}
     satisfaction = "scores" if cardinal else "cost"
-    for _ in range(count):
-        election = random_election(rng, max_voters, max_projects, cardinal=cardinal)
-        instance, profile = peers.to_pabutools(election)
+    for index in range(count):
+        election = random_election(rng, max_voters, max_projects, cardinal=cardinal)  # drawn even when cached
+        same = cached.get(index)
+        if same is None:
+            instance, profile = peers.to_pabutools(election)
+            same = {rule: peers.ours(rule, election, satisfaction) == peers.run_pabutools(rule, instance, profile,
+                                                                                        satisfaction)
+                    for rule in rules}
+            if cache_path:
+                os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
+                with open(cache_path, "a") as handle:
+                    handle.write(json.dumps({**key, "index": index, "voters": election.num_voters,
+                                             "projects": election.num_projects, "same": same}) + "\n")
+            if log and (index + 1) % 50 == 0:
+                log(f"random {key}: {index + 1}/{count}")
         for rule in rules:
-            if cardinal and rule == "phragmen":
-                continue
-            same = peers.ours(rule, election, satisfaction) == peers.run_pabutools(rule, instance, profile, satisfaction)
-            tally[rule][0] += int(same)
+            tally[rule][0] += int(same[rule])
             tally[rule][1] += 1
     return {rule: tuple(v) for rule, v in tally.items() if v[1]}
 
@@ -187,7 +212,18 @@ def main(argv=None) -> None:
     parser.add_argument("--timeout", type=float, default=0.0, help="seconds per election and rule (0: none)")
     parser.add_argument("--multiprofile", action="store_true")
     parser.add_argument("--retry-timeouts", action="store_true")
+    parser.add_argument("--random", type=int, default=0, metavar="COUNT",
+                        help="instead of the real elections: COUNT random tie-heavy ones (see compare_random)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-voters", type=int, default=30)
+    parser.add_argument("--max-projects", type=int, default=10)
+    parser.add_argument("--cardinal", action="store_true")
     args = parser.parse_args(argv)
+    if args.random:
+        tally = compare_random(args.random, args.seed, args.max_voters, args.max_projects, args.cardinal,
+                               cache_path=args.cache, log=lambda s: print(s, flush=True))
+        print(tally, "done", flush=True)
+        return
     if args.data is None:
         from mechjax.budgeting.problem import default_data_dir
         args.data = default_data_dir()

@@ -30,18 +30,22 @@ def _results_dir():
     return RESULTS_DIR
 
 
+def RANDOM_SETS(extra):  # noqa: N802  (label, count, max voters, max projects, cardinal)
+    return (("small approval", extra["random_small"], 30, 10, False),
+            ("large approval", extra["random_large"], 400, 30, False),
+            ("small cardinal", extra["random_cardinal"], 30, 10, True))
+
+
 def _random_agreement(ctx):
     from mechjax.budgeting.agreement import compare_random
     lines, data = [], {}
-    for label, count, voters, projects, cardinal in (
-            ("small approval", ctx.extra["random_small"], 30, 10, False),
-            ("large approval", ctx.extra["random_large"], 400, 30, False),
-            ("small cardinal", ctx.extra["random_cardinal"], 30, 10, True)):
+    for label, count, voters, projects, cardinal in RANDOM_SETS(ctx.extra):
         if count == 0:
             continue
         seed = ctx.seeds[0] if ctx.seeds else 0
         tally = compare_random(count, seed=seed, max_voters=voters, max_projects=projects, cardinal=cardinal,
-                               rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy"))
+                               rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy"),
+                               cache_path=os.path.join(ctx.runs_root, "random.jsonl"))
         data[label] = tally
         for rule, (same, total) in tally.items():
             lines.append(f"| {label} ({count}, <= {voters} voters, <= {projects} projects) | {rule} | {same} / {total} |")
@@ -212,7 +216,7 @@ registry.register_table("pb_agreement", Table(
     title="Participatory budgeting: agreement with pabutools (real and random elections)",
     produce=produce_agreement,
     options={"real": True, "compute_missing": True, "reference": True, "timeout": 900.0, "random_small": 1000,
-             "random_large": 60, "random_cardinal": 200},
+             "random_large": 300, "random_cardinal": 200},
     notes=("Our rules (mechjax.budgeting.rules) against pabutools with its default lexicographic tie-breaking: "
            "greedy utilitarian welfare (Cost_Sat), sequential Phragmén (approval elections only), MES (Cost_Sat; "
            "Additive_Cardinal_Sat for the cardinal random elections), MES + greedy, and MES + exhaustion_by_budget_increase "
@@ -220,7 +224,9 @@ registry.register_table("pb_agreement", Table(
            "process stopped after `timeout` seconds per election and rule (a timed-out run is not compared); records "
            "marked `pabutools_profile: multiprofile` ran pabutools on `profile.as_multiprofile()` (identical ballots "
            "merged with a count; pabutools's rules depend on voters only through such counts, so the outcome is the "
-           "same, and it is faster). Times are the rule alone, no parsing, on a shared 2-core CPU, pabutools niced; "
+           "same, and it is faster). Times are the rule alone, no parsing, on a shared 2-core CPU: pabutools ran in "
+           "background jobs beside other work (some niced), so its times are upper bounds of what it needs on an idle "
+           "machine; "
            "the per-election records are cached (resumable) in the table's runs folder and filled by background jobs "
            "(`python -m mechjax.budgeting.agreement --cache <runs>/pb_agreement/real.jsonl --rules "
            "mes_budget_increase_greedy --multiprofile`; `compute_missing=true` runs the missing ones here instead). "
@@ -230,7 +236,10 @@ registry.register_table("pb_agreement", Table(
            "in real_reference.jsonl, filled here when `reference=true`); the table also counts how often that reference "
            "equals pabutools where both ran. Our rules are rerun on every record when the table is made (our time = best "
            "of 2). Random elections: mechjax.budgeting.synthetic.random_election (few distinct costs, duplicated "
-           "projects and ballots, fractional budgets: many exact ties), pabutools built from our arrays."),
+           "projects and ballots, fractional budgets: many exact ties), pabutools built from our arrays; election i of a "
+           "set is the i-th drawn from numpy.random.default_rng(seed), cached per election in random.jsonl "
+           "(`python -m mechjax.budgeting.agreement --random COUNT --cache <runs>/pb_agreement/random.jsonl "
+           "[--max-voters V --max-projects P --cardinal]`)."),
 ))
 
 registry.register_table("pb_rules_comparison", Table(
