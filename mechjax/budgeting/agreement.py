@@ -114,6 +114,19 @@ def compare_real(paths, rules=RULES, timeout=None, cache_path=None, log=print, r
     return out
 
 
+def _pabutools_rule(rule, election):
+    """The pabutools rule to compare ``rule`` with on ``election``.
+
+    pabutools's budget increase never ends when the budget is 0: its step is 1% of the budget, so the
+    virtual budget never moves (pabutools 1.1; seen on random elections). With a budget of 0 no
+    increase is possible without exceeding the real budget, so MES + budget increase + greedy is, by
+    definition, MES + greedy there, and pabutools's MES + greedy is what is compared.
+    """
+    if rule == "mes_budget_increase_greedy" and election.exact_budget == 0:
+        return "mes_greedy"
+    return rule
+
+
 def compare_random(count, seed=0, max_voters=30, max_projects=10, cardinal=False,
                    rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy"),
                    cache_path=None, log=None) -> dict:
@@ -142,14 +155,15 @@ def compare_random(count, seed=0, max_voters=30, max_projects=10, cardinal=False
         same = cached.get(index)
         if same is None:
             instance, profile = peers.to_pabutools(election)
-            same = {rule: peers.ours(rule, election, satisfaction) == peers.run_pabutools(rule, instance, profile,
-                                                                                        satisfaction)
+            same = {rule: peers.ours(rule, election, satisfaction) == peers.run_pabutools(
+                        _pabutools_rule(rule, election), instance, profile, satisfaction)
                     for rule in rules}
             if cache_path:
                 os.makedirs(os.path.dirname(os.path.abspath(cache_path)), exist_ok=True)
                 with open(cache_path, "a") as handle:
                     handle.write(json.dumps({**key, "index": index, "voters": election.num_voters,
-                                             "projects": election.num_projects, "same": same}) + "\n")
+                                             "projects": election.num_projects, "same": same,
+                                             "budget_zero": election.exact_budget == 0}) + "\n")
             if log and (index + 1) % 50 == 0:
                 log(f"random {key}: {index + 1}/{count}")
         for rule in rules:
