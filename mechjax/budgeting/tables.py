@@ -47,9 +47,26 @@ def _random_agreement(ctx):
                                rules=("greedy", "phragmen", "mes", "mes_greedy", "mes_budget_increase_greedy"),
                                cache_path=os.path.join(ctx.runs_root, "random.jsonl"))
         data[label] = tally
+        zero = _budget_zero(os.path.join(ctx.runs_root, "random.jsonl"), seed, voters, projects, cardinal, count)
+        data[label + " (budget 0)"] = zero
         for rule, (same, total) in tally.items():
-            lines.append(f"| {label} ({count}, <= {voters} voters, <= {projects} projects) | {rule} | {same} / {total} |")
+            note = f" ({zero} with budget 0: against pabutools's mes_greedy)" if rule == "mes_budget_increase_greedy" else ""
+            lines.append(f"| {label} ({count}, <= {voters} voters, <= {projects} projects) | {rule} | "
+                         f"{same} / {total}{note} |")
     return lines, data
+
+
+def _budget_zero(cache_path, seed, voters, projects, cardinal, count) -> int:
+    """How many of the set's first ``count`` random elections have a budget of 0 (from the cache)."""
+    import json
+    indices = set()
+    with open(cache_path) as handle:
+        for line in handle:
+            r = json.loads(line)
+            if (r["seed"], r["max_voters"], r["max_projects"], r["cardinal"]) == (seed, voters, projects, cardinal) \
+                    and r["index"] < count and r.get("budget_zero"):
+                indices.add(r["index"])
+    return len(indices)
 
 
 def _real_records(ctx, paths):
