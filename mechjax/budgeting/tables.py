@@ -30,7 +30,8 @@ def _results_dir():
     return RESULTS_DIR
 
 
-def RANDOM_SETS(extra):  # noqa: N802  (label, count, max voters, max projects, cardinal)
+def random_sets(extra):
+    """``(label, count, max voters, max projects, cardinal)`` of each random-election set of the table."""
     return (("small approval", extra["random_small"], 30, 10, False),
             ("large approval", extra["random_large"], 400, 30, False),
             ("small cardinal", extra["random_cardinal"], 30, 10, True))
@@ -39,7 +40,7 @@ def RANDOM_SETS(extra):  # noqa: N802  (label, count, max voters, max projects, 
 def _random_agreement(ctx):
     from mechjax.budgeting.agreement import compare_random
     lines, data = [], {}
-    for label, count, voters, projects, cardinal in RANDOM_SETS(ctx.extra):
+    for label, count, voters, projects, cardinal in random_sets(ctx.extra):
         if count == 0:
             continue
         seed = ctx.seeds[0] if ctx.seeds else 0
