@@ -21,7 +21,8 @@ os.environ["JAX_NUMPY_RANK_PROMOTION"] = "raise"
 # tests compile the very same programs: in process, in the pytest-xdist workers and in the child
 # processes of the CLI, notebook, launcher and distributed tests. JAX's persistent compilation cache
 # (keyed by the program, the JAX version, the devices and the compile flags, so a hit is the same
-# executable) lets them share: about a quarter less time on a cold cache, far less on a warm one.
+# executable) lets them share: tests/test_{cli,resume,evaluate,checkpoint}.py took a quarter less time on
+# a cold cache (180 s -> 134 s), a 2x2 preset smoke 14.7 s -> 5.7 s on a warm one.
 # Set through the environment so that child processes inherit it; an outside setting wins.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".pytest_cache", "jax-compilation"))
