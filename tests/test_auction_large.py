@@ -1,10 +1,8 @@
-"""Table ``auction_large``: its baselines reproduce the issue's figures, every row builds, and
-``reproduce.py rows=...`` runs a part of a run table (no training here)."""
+"""Table ``auction_large``: its baselines reproduce the issue's figures, every row builds, and it
+renders each learned run against its own setting's baselines (no training here; ``reproduce.py
+rows=...``, which runs a part of it, is tested in tests/test_reproduce.py)."""
 
-import json
 import math
-import os
-import subprocess
 
 import jax
 import numpy as np
@@ -12,14 +10,12 @@ import pytest
 
 import mechjax.auctions.registry  # noqa: F401  (registers the auction tables and mechanisms)
 from mechjax import config as config_lib
-from mechjax import experiment, registry, reproduce
+from mechjax import experiment, registry
 from mechjax.auctions.baselines import build_baseline
 from mechjax.auctions.closed_forms import single_item_revenues
 from mechjax.auctions.studies.baselines import monte_carlo_revenue
 from mechjax.auctions.tables_large import AUCTION_LARGE, BASELINES, NETS, SETTINGS, render_large_table, setting_of
 from mechjax.auctions.valuations import UniformValuations
-from mechjax.errors import ConfigError
-from mechjax.tables import Row, Table
 
 from conftest import compose_config
 
@@ -140,51 +136,3 @@ def test_render_compares_each_learned_run_with_its_own_settings_baselines():
     assert "item-wise Myerson" in text and "Learned mechanisms" in text
     assert "- attacker: 300 Adam steps from truthful and 16 random starts, grid off, 4096 samples" in text
 
-
-@pytest.fixture
-def fake_runs(tmp_path, monkeypatch):
-    launched = []
-
-    def fake_run(cmd, cwd, check):  # what experiments/train.py / evaluate.py leave in hydra.run.dir
-        launched.append(cmd)
-        run_dir = next(a.split("=", 1)[1] for a in cmd if a.startswith("hydra.run.dir="))
-        os.makedirs(run_dir)
-        with open(os.path.join(run_dir, "summary.json"), "w") as f:
-            json.dump({"score": len(launched), "wall_s": 1.0}, f)
-        return subprocess.CompletedProcess(cmd, 0)
-
-    table = Table(title="fake", render=lambda results: " ".join(f"{r.name}:{seed}" for r, seed, _ in results),
-                  rows=(Row("a", ("+experiment=a",)), Row("b", ("+experiment=b",)),
-                        Row("c", ("mechanism=vcg",), evaluate_only=True)))
-    monkeypatch.setitem(registry.TABLES, "fake_rows", table)
-    monkeypatch.setattr(reproduce.subprocess, "run", fake_run)
-    monkeypatch.setattr(reproduce, "git_commit", lambda *a, **k: "abc1234")
-    monkeypatch.setattr(reproduce, "hardware", lambda: "test-cpu")
-    return launched
-
-
-def test_rows_runs_only_the_named_rows_and_a_full_run_resumes_them(tmp_path, fake_runs):
-    runs, results = tmp_path / "runs", tmp_path / "results"
-    request = reproduce.parse_args(["table=fake_rows", "rows=c,b", "seeds=0,1", f"runs={runs}"])
-    md = reproduce.reproduce(request, results_dir=str(results))[0]
-    assert sorted(os.path.basename(d) for d in os.listdir(runs / "fake_rows")) == ["b_seed0", "b_seed1", "c"]
-    text = open(md).read()
-    assert "b:0 b:1 c:0" in text  # in the table's order, whatever the order asked
-    assert "table=fake_rows seeds=0,1 rows=c,b " in text and "- rows: c, b only" in text
-    assert json.load(open(str(md)[:-3] + ".json"))["meta"]["rows"] == ["c", "b"]
-    fake_runs.clear()
-    request = reproduce.parse_args(["table=fake_rows", "seeds=0,1", f"runs={runs}", "overwrite=true"])
-    assert "a:0 a:1 b:0 b:1 c:0" in open(reproduce.reproduce(request, results_dir=str(results))[0]).read()
-    assert len(fake_runs) == 2 and all("+experiment=a" in cmd for cmd in fake_runs)  # only a's runs were new
-
-
-@pytest.mark.parametrize("args,message", [
-    (["table=fake_rows", "rows=a,zz"], "no row zz"),
-    (["table=fake_rows", "rows=a,a"], "each row once"),
-    (["table=fake_rows", "rows="], "each row once"),
-    (["table=baselines", "rows=a"], "computed table"),
-])
-def test_bad_rows_fail_before_any_run(tmp_path, fake_runs, args, message):
-    with pytest.raises(ConfigError, match=message):
-        reproduce.reproduce(reproduce.parse_args([*args, f"runs={tmp_path}"]), results_dir=str(tmp_path))
-    assert fake_runs == []

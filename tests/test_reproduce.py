@@ -39,6 +39,23 @@ def _run(request_args, results_dir):
     return reproduce.reproduce(reproduce.parse_args(request_args), results_dir=str(results_dir))
 
 
+def fake_subprocess_run(launched, summary, config=None):
+    """A stand-in for ``subprocess.run`` that records each command in ``launched`` and leaves in its
+    ``hydra.run.dir`` what experiments/train.py / evaluate.py would: ``summary.json`` (``summary`` plus
+    ``score``, the launch's number) and, if given, ``config.yaml``."""
+    def fake_run(cmd, cwd, check):
+        launched.append(cmd)
+        run_dir = next(a.split("=", 1)[1] for a in cmd if a.startswith("hydra.run.dir="))
+        os.makedirs(run_dir)
+        with open(os.path.join(run_dir, "summary.json"), "w") as f:
+            json.dump({"score": len(launched), **summary}, f)
+        if config is not None:
+            with open(os.path.join(run_dir, "config.yaml"), "w") as f:
+                f.write(config)
+        return subprocess.CompletedProcess(cmd, 0)
+    return fake_run
+
+
 def test_computed_table_writes_header_and_json(tmp_path, monkeypatch, fixed_provenance):
     calls = []
     monkeypatch.setitem(registry.TABLES, "fake_computed", _computed(calls))
@@ -116,16 +133,8 @@ def test_parse_options_reads_tuples_and_types():
 
 def test_run_table_trains_evaluates_resumes_and_renders(tmp_path, monkeypatch, fixed_provenance):
     launched = []
-
-    def fake_run(cmd, cwd, check):  # what experiments/train.py / evaluate.py leave in hydra.run.dir
-        launched.append(cmd)
-        run_dir = next(a.split("=", 1)[1] for a in cmd if a.startswith("hydra.run.dir="))
-        os.makedirs(run_dir)
-        with open(os.path.join(run_dir, "summary.json"), "w") as f:
-            json.dump({"score": len(launched), "wall_s": 10.0, "eval_wall_s": 1.0, "commit": "run0001"}, f)
-        with open(os.path.join(run_dir, "config.yaml"), "w") as f:
-            f.write("inner:\n  kind: adversary\n  steps: 3\n")
-        return subprocess.CompletedProcess(cmd, 0)
+    fake_run = fake_subprocess_run(launched, {"wall_s": 10.0, "eval_wall_s": 1.0, "commit": "run0001"},
+                                   config="inner:\n  kind: adversary\n  steps: 3\n")
 
     seen = []
 
@@ -152,6 +161,44 @@ def test_run_table_trains_evaluates_resumes_and_renders(tmp_path, monkeypatch, f
     launched.clear()
     _run(["table=fake_runs", "seeds=0,1", f"runs={runs}", "overwrite=true"], tmp_path)
     assert launched == []  # every run was finished: resumed from its summary
+
+
+@pytest.fixture
+def fake_rows_table(monkeypatch, fixed_provenance):
+    """A run table of two learned rows and one classical row, run by a fake subprocess; its launches."""
+    launched = []
+    table = Table(title="fake", render=lambda results: " ".join(f"{r.name}:{seed}" for r, seed, _ in results),
+                  rows=(Row("a", ("+experiment=a",)), Row("b", ("+experiment=b",)),
+                        Row("c", ("mechanism=vcg",), evaluate_only=True)))
+    monkeypatch.setitem(registry.TABLES, "fake_rows", table)
+    monkeypatch.setattr(reproduce.subprocess, "run", fake_subprocess_run(launched, {"wall_s": 1.0}))
+    return launched
+
+
+def test_rows_runs_only_the_named_rows_and_a_full_run_resumes_them(tmp_path, fake_rows_table):
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    md = _run(["table=fake_rows", "rows=c,b", "seeds=0,1", f"runs={runs}"], results)[0]
+    assert sorted(os.path.basename(d) for d in os.listdir(runs / "fake_rows")) == ["b_seed0", "b_seed1", "c"]
+    text = open(md).read()
+    assert "b:0 b:1 c:0" in text  # in the table's order, whatever the order asked
+    assert "table=fake_rows seeds=0,1 rows=c,b " in text and "- rows: c, b only" in text
+    assert json.load(open(str(md)[:-3] + ".json"))["meta"]["rows"] == ["c", "b"]
+    fake_rows_table.clear()
+    assert "a:0 a:1 b:0 b:1 c:0" in open(_run(["table=fake_rows", "seeds=0,1", f"runs={runs}", "overwrite=true"],
+                                              results)[0]).read()
+    assert len(fake_rows_table) == 2 and all("+experiment=a" in cmd for cmd in fake_rows_table)  # only a's were new
+
+
+@pytest.mark.parametrize("args,message", [
+    (["table=fake_rows", "rows=a,zz"], "no row zz"),
+    (["table=fake_rows", "rows=a,a"], "each row once"),
+    (["table=fake_rows", "rows="], "each row once"),
+    (["table=baselines", "rows=a"], "computed table"),
+])
+def test_bad_rows_fail_before_any_run(tmp_path, fake_rows_table, args, message):
+    with pytest.raises(ConfigError, match=message):
+        _run([*args, f"runs={tmp_path}"], tmp_path)
+    assert fake_rows_table == []
 
 
 def test_pending_lines_are_cleared_when_a_table_is_written(tmp_path, monkeypatch, fixed_provenance):
