@@ -20,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from mechjax.budgeting.agreement import compare_real, load_cache, merge_records, remeasure  # noqa: E402
+from mechjax.budgeting.agreement import cached_records, compare_real  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -90,16 +90,10 @@ def main():
         sys.exit(f"no .pb files under {args.data}")
     rules = tuple(args.rules.split(","))
     if args.summary_only:
-        pabutools = {}
-        for cache in args.summary_caches.split(","):
-            pabutools.update(load_cache(cache))
-        records = merge_records(paths, rules, pabutools, load_cache(args.reference_cache))
         print(f"{len(paths)} files; caches {args.summary_caches}; reference {args.reference_cache}")
-        by_name = {os.path.basename(p): p for p in paths}
         # our rule runs now on every record with --remeasure-ours, else only where the cache has no time of ours
-        remeasure([r for r in records if args.remeasure_ours or "ours_seconds" not in r], by_name)
-        for r in records:
-            r.setdefault("agree_reference", None if r.get("reference") is None else r["ours"] == r["reference"])
+        records = cached_records(paths, rules, args.summary_caches.split(","), args.reference_cache,
+                                 remeasure_all=args.remeasure_ours)
         for rule in rules:
             print(summarise(records, rule))
         return

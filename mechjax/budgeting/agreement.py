@@ -62,7 +62,8 @@ def compare_file(path, rule, timeout=None, satisfaction="cost", multiprofile=Fal
     start = time.perf_counter()
     ours = sorted(peers.ours(rule, election, satisfaction))
     ours_seconds = time.perf_counter() - start
-    theirs, theirs_seconds = run_pabutools_file(path, rule, satisfaction, timeout, multiprofile)
+    theirs, theirs_seconds = run_pabutools_file(path, _pabutools_rule(rule, election), satisfaction, timeout,
+                                                multiprofile)
     return {"file": os.path.basename(path), "rule": rule, "voters": election.num_voters,
             "projects": election.num_projects, "vote_type": election.vote_type,
             "ours": ours, "ours_seconds": ours_seconds, "pabutools": theirs,
@@ -195,6 +196,21 @@ def merge_records(paths, rules, pabutools_records, reference_records=None) -> li
     return out
 
 
+def cached_records(paths, rules, pabutools_caches, reference_cache, remeasure_all: bool = True) -> list:
+    """:func:`merge_records` over the JSON-lines caches, with our rule rerun now (:func:`remeasure`) on
+    every record, or only where the cache lacks our time when ``remeasure_all`` is false; every record
+    then has ``agree`` and ``agree_reference``."""
+    pabutools = {}
+    for cache in pabutools_caches:
+        pabutools.update(load_cache(cache))
+    records = merge_records(paths, rules, pabutools, load_cache(reference_cache))
+    remeasure([r for r in records if remeasure_all or "ours_seconds" not in r],
+              {os.path.basename(p): p for p in paths})
+    for r in records:
+        r.setdefault("agree_reference", None if r.get("reference") is None else r["ours"] == r["reference"])
+    return records
+
+
 def remeasure(records, by_name, repeats: int = 2) -> None:
     """Reruns our rule for every record now (best of ``repeats``), updating its funded set, time,
     size and agreement with the cached pabutools outcome and with the reference's (so cached
@@ -210,6 +226,7 @@ def remeasure(records, by_name, repeats: int = 2) -> None:
         record["voters"], record["projects"] = election.num_voters, election.num_projects
         record["agree"] = None if record.get("pabutools") is None else ours == record["pabutools"]
         record["agree_reference"] = None if record.get("reference") is None else ours == record["reference"]
+
 
 def main(argv=None) -> None:
     """Fills a cache in the background, e.g. (from the repository root)::

@@ -72,21 +72,17 @@ def _budget_zero(cache_path, seed, voters, projects, cardinal, count) -> int:
 
 def _real_records(ctx, paths):
     from mechjax.budgeting import exact_reference
-    from mechjax.budgeting.agreement import compare_real, load_cache, merge_records, remeasure
+    from mechjax.budgeting.agreement import cached_records, compare_real
     timeout = ctx.extra["timeout"] or None
-    pabutools = {}
+    caches = []
     for rules_, cache in ((("mes_budget_increase_greedy",), "real.jsonl"), (_OTHER_RULES, "real_other_rules.jsonl")):
-        cache = os.path.join(ctx.runs_root, cache)
+        caches.append(os.path.join(ctx.runs_root, cache))
         if ctx.extra["compute_missing"]:
-            compare_real(paths, rules_, timeout, cache, multiprofile=True)
-        pabutools.update(load_cache(cache))
+            compare_real(paths, rules_, timeout, caches[-1], multiprofile=True)
     reference_cache = os.path.join(ctx.runs_root, "real_reference.jsonl")
     if ctx.extra["reference"]:
         exact_reference.fill_cache(paths, _REFERENCE_RULES, reference_cache)
-    records = merge_records(paths, ("mes_budget_increase_greedy",) + _OTHER_RULES, pabutools, load_cache(reference_cache))
-    remeasure(records, {os.path.basename(p): p for p in paths})
-    return records
-
+    return cached_records(paths, ("mes_budget_increase_greedy",) + _OTHER_RULES, caches, reference_cache)
 
 _REFERENCE_RULES = ("mes_budget_increase_greedy", "mes", "greedy")
 
