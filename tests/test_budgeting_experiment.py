@@ -43,6 +43,32 @@ def test_selections_are_feasible_and_relaxation_spends_the_budget():
     np.testing.assert_allclose(spend, np.minimum(1.0, (costs * mask).sum(-1)), atol=2e-3)
 
 
+def test_relaxed_selection_differentiates_through_its_threshold():
+    # the spend is pinned at the budget, so its gradient in the scores is zero, and the gradient of
+    # a selection matches finite differences of the re-solved relaxation (threshold moving too)
+    rng = np.random.default_rng(3)
+    scores = jnp.asarray(rng.normal(size=(4, 7)), jnp.float64 if jax.config.x64_enabled else jnp.float32)
+    costs = jnp.asarray(rng.uniform(0.2, 0.6, size=(4, 7)), scores.dtype)
+    mask = jnp.ones_like(scores).at[0, 6].set(0.0)
+
+    def spend(s):
+        return (relaxed_selection(s, costs, mask, 0.5, iterations=60) * costs).sum()
+
+    np.testing.assert_allclose(jax.grad(spend)(scores), 0.0, atol=1e-4)
+    weights = jnp.asarray(rng.normal(size=(4, 7)), scores.dtype)
+
+    def value(s):
+        return (relaxed_selection(s, costs, mask, 0.5, iterations=60) * weights).sum()
+
+    direction = jnp.asarray(rng.normal(size=(4, 7)), scores.dtype) * mask
+    h = 1e-2
+    numeric = (value(scores + h * direction) - value(scores - h * direction)) / (2 * h)
+    analytic = (jax.grad(value)(scores) * direction).sum()
+    np.testing.assert_allclose(analytic, numeric, rtol=2e-2, atol=1e-3)
+    # shifting every score alike leaves the selection, and so any objective, unchanged
+    np.testing.assert_allclose((jax.grad(value)(scores) * mask).sum(-1), 0.0, atol=1e-4)
+
+
 def test_net_is_equivariant_to_voters_and_projects():
     batch = jax.tree.map(jnp.asarray, _pool())
     net = PBNet(8, 1, rngs=nnx.Rngs(0))
@@ -112,3 +138,29 @@ def test_ranking_loss_prefers_the_mes_order():
     assert float(good["ranking"]) < 0.01 < 1.0 < float(bad["ranking"])
     funded = greedy_selection(right, batch.costs, batch.project_mask)
     np.testing.assert_array_equal(funded, batch.target)
+
+
+def test_evaluator_fair_share_matches_a_loop_over_voters():
+    """The evaluator's fair-share ratio (the training surrogate, on the whole election) against a
+    direct loop over voters and projects on random elections."""
+    from mechjax.budgeting.election import make_election
+    from mechjax.budgeting.evaluate import fair_share
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        v, p = int(rng.integers(1, 15)), int(rng.integers(1, 8))
+        approvals = rng.random((v, p)) < rng.uniform(0.1, 0.8)
+        costs = rng.integers(1, 50, size=p)
+        budget = int(rng.integers(1, costs.sum() + 1))
+        funded = rng.random(p) < 0.5
+        total = 0.0
+        for i in range(v):
+            share = entitled = 0.0
+            for j in range(p):
+                if approvals[i, j]:
+                    split = costs[j] / budget / approvals[:, j].sum()
+                    entitled += split
+                    share += split * funded[j]
+            entitled = min(entitled, 1.0 / v)
+            total += min(share / entitled, 1.0) if entitled > 0 else 1.0
+        election = make_election(costs.tolist(), budget, approvals=approvals)
+        assert fair_share(election, funded) == pytest.approx(total / v, abs=1e-5)

@@ -3,8 +3,11 @@
 For every approval election of the held-out cities (``problem.holdout_units``) it runs the rule
 and reports, beside MES (cost utilities, budget increase, greedy completion; exact), greedy and
 Phragmén on the same elections: feasibility (exact), Jaccard similarity and exact-match rate with
-MES, utilitarian welfare (mean cost satisfaction / budget), covered share, and EJR (exact search,
-``None`` past ``ejr_max_nodes``: counted as unknown).
+MES, utilitarian welfare (mean cost satisfaction / budget), the fair-share ratio (the training
+objective's proportionality surrogate, :func:`mechjax.budgeting.problem.objective_parts`), the
+stated objective ``problem.welfare * welfare + problem.fair_share * fair share`` (``None`` for a
+problem that weighs neither, e.g. pure mimicry), covered share, and EJR (exact search, ``None`` past
+``ejr_max_nodes``: counted as unknown). Every measure is taken on the whole election.
 
 A learned rule sees the election through its padded input: all projects (padded to a multiple of
 16) and, above ``max_voters``, a uniform sample of that many voters (the funded set is then
@@ -20,7 +23,7 @@ import numpy as np
 
 from mechjax.budgeting import rules
 from mechjax.budgeting.audit import audit
-from mechjax.budgeting.problem import PBBatch, city_of, default_data_dir, pad_election
+from mechjax.budgeting.problem import PBBatch, city_of, default_data_dir, objective_parts, pad_election
 from mechjax.errors import ConfigError
 
 REFERENCES = ("mes", "greedy", "phragmen")
@@ -95,12 +98,24 @@ def run_rule(mechanism_fn, election, max_voters, rng):
     return out > 0.5
 
 
-def score(election, funded, mes, ejr_max_nodes):
+def fair_share(election, funded) -> float:
+    """The mean fair-share ratio of a funded set on the whole election (the training surrogate)."""
+    padded = pad_election(election.approvals, election.costs, election.budget, np.zeros(election.num_projects),
+                          election.num_voters, election.num_projects)
+    batch = PBBatch(**{k: v[None] for k, v in padded.items()})
+    return float(objective_parts(np.asarray(funded, np.float32)[None], batch)["fair_share"])
+
+
+def score(election, funded, mes, ejr_max_nodes, weights=(0.0, 0.0)):
+    """One rule's measures on one election; ``weights``: the problem's (welfare, fair_share)."""
     report = audit(election, funded, max_nodes=ejr_max_nodes, max_funded_pjr=-1)
     union = (funded | mes).sum()
+    fair = fair_share(election, funded)
+    objective = weights[0] * report["welfare"] + weights[1] * fair if any(weights) else None
     return {"feasible": report["feasible"], "jaccard_mes": float((funded & mes).sum() / union) if union else 1.0,
-            "exact_match_mes": bool((funded == mes).all()), "welfare": report["welfare"],
-            "covered_share": report["covered_share"], "ejr": report["ejr"], "budget_used": report["budget_used"]}
+            "exact_match_mes": bool((funded == mes).all()), "welfare": report["welfare"], "fair_share": fair,
+            "objective": objective, "covered_share": report["covered_share"], "ejr": report["ejr"],
+            "budget_used": report["budget_used"]}
 
 
 def summarise(rows):
@@ -109,6 +124,8 @@ def summarise(rows):
             "jaccard_mes": float(np.mean([r["jaccard_mes"] for r in rows])),
             "exact_match_mes": float(np.mean([r["exact_match_mes"] for r in rows])),
             "welfare": float(np.mean([r["welfare"] for r in rows])),
+            "fair_share": float(np.mean([r["fair_share"] for r in rows])),
+            "objective": None if rows[0]["objective"] is None else float(np.mean([r["objective"] for r in rows])),
             "covered_share": float(np.mean([r["covered_share"] for r in rows])),
             "budget_used": float(np.mean([r["budget_used"] for r in rows])),
             "ejr_violations": sum(1 for e in ejr if e is False), "ejr_unknown": sum(1 for e in ejr if e is None)}
@@ -120,20 +137,22 @@ def evaluate_budgeting(mechanism_fn, problem, cfg: BudgetingEvalConfig) -> dict:
     elections = heldout_elections(problem, cfg.max_elections)
     if not elections:
         raise ConfigError(f"problem.holdout_units={list(problem.holdout_units)} holds no approval election")
+    weights = (problem.welfare, problem.fair_share)
     rule_rows, reference_rows, per_election = [], {name: [] for name in REFERENCES}, []
     for election in elections:
         mes = reference_outcome(election, "mes")
         funded = run_rule(mechanism_fn, election, cfg.max_voters, rng)
-        row = score(election, funded, mes, cfg.ejr_max_nodes)
+        row = score(election, funded, mes, cfg.ejr_max_nodes, weights)
         rule_rows.append(row)
         per_election.append({"file": os.path.basename(election.source), "city": city_of(election),
                              "voters": election.num_voters, "projects": election.num_projects, **row})
         for name in REFERENCES:
             outcome = mes if name == "mes" else reference_outcome(election, name)
-            reference_rows[name].append(score(election, outcome, mes, cfg.ejr_max_nodes))
+            reference_rows[name].append(score(election, outcome, mes, cfg.ejr_max_nodes, weights))
     summary = summarise(rule_rows)
     summary["references"] = {name: summarise(rows) for name, rows in reference_rows.items()}
     summary["per_election"] = per_election
     summary["holdout_units"] = list(problem.holdout_units)
+    summary["objective_weights"] = {"welfare": problem.welfare, "fair_share": problem.fair_share}
     summary["input"] = f"learned rules see <= {cfg.max_voters} sampled voters; classical rules the whole election"
     return summary

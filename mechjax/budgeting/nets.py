@@ -10,7 +10,8 @@ equal shares, and (where the voter approves) the voter's log demand.
 Feasibility:
 * **training** (``training=True``): a relaxed knapsack selection ``x_p = sigmoid((s_p - tau) / T)``
   where the threshold ``tau`` is found by bisection so that the expected spend ``sum_p x_p c_p``
-  equals ``min(budget, total cost)``: differentiable in the scores, and within budget on average;
+  equals ``min(budget, total cost)``: differentiable in the scores (through the threshold too, by
+  the implicit function theorem), and within budget on average;
 * **inference**: a hard greedy selection in decreasing score order, funding a project if it still
   fits. Feasible by construction: every output is within budget.
 """
@@ -63,6 +64,14 @@ def relaxed_selection(scores, costs, mask, temperature, iterations: int = 40):
 
     lo, hi = jax.lax.fori_loop(0, iterations, step, (lo, hi))
     tau = jax.lax.stop_gradient(hi)  # the threshold whose spend is at most the target
+    # the threshold's gradient by the implicit function theorem: spend(s, tau(s)) = target gives
+    # d tau / d s_q = w_q = sigma'_q c_q / sum_r sigma'_r c_r, so raising every score alike moves
+    # the threshold with them and buys nothing (without it, the scores drift apart without bound)
+    fixed = jax.lax.stop_gradient(scores)
+    slope = jax.nn.sigmoid((fixed - tau[:, None]) / temperature)
+    weight = slope * (1 - slope) * costs * mask
+    weight = weight / jnp.maximum(weight.sum(-1, keepdims=True), 1e-12)
+    tau = tau + (weight * (scores - fixed)).sum(-1)  # equal to tau; its gradient is the implicit one
     return jax.nn.sigmoid((scores - tau[:, None]) / temperature) * mask
 
 

@@ -197,32 +197,47 @@ def _comparison_plots(data, names):
     return [f"![MES vs greedy and Phragmén on every real election]({os.path.basename(out)})"]
 
 
+def _objective(s, fmt):
+    return "-" if s.get("objective") is None else f"{s['objective']:{fmt}}"
+
+
 def render_learned(results):
     lines = ["| run | seed | rule | elections | feasible | Jaccard with MES | exact match with MES | welfare | "
-             "covered share | EJR violations | EJR unknown |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "fair share | stated objective | covered share | EJR violations | EJR unknown |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row, seed, summary in results:
         entries = [("learned", summary)] + [(f"{name} (reference)", ref) for name, ref in
                                             (summary.get("references") or {}).items()]
         for label, s in entries:
             lines.append(f"| {row.name} | {seed} | {label} | {s.get('elections')} | {s.get('feasible_rate'):.3f} | "
                          f"{s.get('jaccard_mes'):.3f} | {s.get('exact_match_mes'):.3f} | {s.get('welfare'):.4f} | "
+                         f"{s.get('fair_share', float('nan')):.4f} | {_objective(s, '.4f')} | "
                          f"{s.get('covered_share'):.3f} | {s.get('ejr_violations')} | {s.get('ejr_unknown')} |")
     seeds = sorted({seed for _, seed, _ in results})
     if len(seeds) > 1:  # the learned rules' mean and spread over seeds (the references do not depend on the seed)
         lines += ["", f"Learned rules over seeds {', '.join(map(str, seeds))} (mean ± standard deviation):", "",
-                  "| run | Jaccard with MES | exact match with MES | welfare | covered share | EJR violations |",
-                  "|---|---|---|---|---|---|"]
+                  "| run | Jaccard with MES | exact match with MES | welfare | fair share | stated objective | "
+                  "covered share | EJR violations |", "|---|---|---|---|---|---|---|---|"]
         for name in dict.fromkeys(row.name for row, _, _ in results):
             runs = [s for row, _, s in results if row.name == name]
 
             def stat(key, fmt):
+                if any(s.get(key) is None for s in runs):
+                    return "-"
                 values = np.array([float(s[key]) for s in runs])
                 return f"{values.mean():{fmt}} ± {values.std():{fmt}}"
             lines.append(f"| {name} | {stat('jaccard_mes', '.3f')} | {stat('exact_match_mes', '.3f')} | "
-                         f"{stat('welfare', '.4f')} | {stat('covered_share', '.3f')} | {stat('ejr_violations', '.1f')} |")
+                         f"{stat('welfare', '.4f')} | {stat('fair_share', '.4f')} | {stat('objective', '.4f')} | "
+                         f"{stat('covered_share', '.3f')} | {stat('ejr_violations', '.1f')} |")
     if results:
+        weights = results[0][2].get("objective_weights") or {}
         lines += ["", f"Held-out cities: {', '.join(results[0][2].get('holdout_units') or [])}. "
-                  f"{results[0][2].get('input', '')}."]
+                  f"{results[0][2].get('input', '')}. Fair share: the mean over voters of min(1, share / fair share), "
+                  "a voter's share being the funded approved projects' costs split among their supporters and the fair "
+                  "share min(1 / voters, the share of all their approved projects), on the whole election (budget = 1). "
+                  "Stated objective: the run's training objective, welfare weight x welfare + fair-share weight x fair "
+                  "share (`-` for mimicry)" + (f"; pb_welfare_proportional weighs them {weights}" if weights else "")
+                  + "."]
     return "\n".join(lines) + "\n"
 
 
