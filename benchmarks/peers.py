@@ -145,13 +145,17 @@ def markdown(report: dict) -> str:
         lines.insert(-1, f"- section(s) {', '.join(source['sections'])} from `{source['command']}` "
                          f"({source['date']}, commit {source['commit']}, load before {source['load_before']}, "
                          f"after {source['load_after']}, wall {source['wall_s']:.0f} s)")
-    loads = [report["load_before"][0], report["load_after"][0]] + [
-        x for source in report.get("merged", []) for x in (source["load_before"][0], source["load_after"][0])]
-    if max(loads) > m["cores"]:
-        lines += [f"**Warning: the 1-minute load average reached {max(loads):.0f} on {m['cores']} cores while this "
-                  "ran. Other jobs took most of the CPU; absolute rates (and the matmul peak) are far below this "
-                  "machine's, and ratios carry that noise (alternation spreads it over both sides, not away). "
-                  "Repeat on an idle machine before quoting a figure.**", ""]
+    # per source (this run, then each merged report): its sections and its worst 1-minute load
+    sources = [(report["sections"].keys() - {k for src in report.get("merged", []) for k in src["sections"]},
+                max(report["load_before"][0], report["load_after"][0]))]
+    sources += [(src["sections"], max(src["load_before"][0], src["load_after"][0])) for src in report.get("merged", [])]
+    loaded = [(sorted(names), load) for names, load in sources if names and load > m["cores"]]
+    if loaded:
+        where = "; ".join(f"{', '.join(names)}: {load:.0f}" for names, load in loaded)
+        lines += [f"**Warning: the 1-minute load average exceeded the {m['cores']} cores while these sections ran "
+                  f"({where}). Other jobs took most of the CPU; their absolute rates are far below this machine's, "
+                  "and ratios carry that noise (alternation spreads it over both sides, not away). Repeat them on an "
+                  "idle machine before quoting a figure.**", ""]
     missing = [s for s in report.get("requested", []) if s not in report["sections"]]
     if missing:
         lines += [f"**Not (yet) run: {', '.join(missing)}** (the command was stopped or is still running).", ""]

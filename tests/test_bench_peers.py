@@ -77,10 +77,19 @@ def test_merge_takes_missing_sections_from_later_reports(tmp_path):
 
 @pytest.mark.parametrize("load, warned", [(0.5, False), (30.0, True)])
 def test_report_warns_when_the_load_exceeds_the_cores(load, warned):
-    report = {"command": "c", "date": "d", "commit": "x", "quick": False, "wall_s": 1.0, "sections": {},
+    section = {"rows": [], "table": [], "wall_s": 1.0}
+    report = {"command": "c", "date": "d", "commit": "x", "quick": False, "wall_s": 1.0,
+              "sections": {"auctions": section, "memory": section},
               "machine": {"cpu": "cpu", "cores": 2, "platform": "p", "python": "3"}, "versions": {"jax": "0"},
               "load_before": [load, load, load], "load_after": [0.1, 0.1, 0.1]}
     assert ("Warning: the 1-minute load average" in peers.markdown(report)) is warned
+    # a merged report's load is charged to its own sections only
+    merged = dict(report, sections={"auctions": section, "memory": section},
+                  merged=[{"sections": ["memory"], "command": "m", "date": "d", "commit": "y", "wall_s": 1.0,
+                           "load_before": [9.0, 9, 9], "load_after": [0.1, 0.1, 0.1]}])
+    text = peers.markdown(merged)
+    assert "(memory: 9)" in text or (warned and "auctions: 30; memory: 9" in text)
+    assert ("auctions: 30" in text) is warned
 
 
 def test_peak_rss_counts_the_childs_own_memory_and_survives_a_stop(tmp_path):
