@@ -69,6 +69,20 @@ def test_relaxed_selection_differentiates_through_its_threshold():
     np.testing.assert_allclose((jax.grad(value)(scores) * mask).sum(-1), 0.0, atol=1e-4)
 
 
+def test_straight_through_trains_on_the_hard_selection_with_the_relaxed_gradient():
+    batch = jax.tree.map(jnp.asarray, _pool(size=8))
+    plain = PBNet(8, 1, temperature=0.5, rngs=nnx.Rngs(0))
+    through = PBNet(8, 1, temperature=0.5, straight_through=True, rngs=nnx.Rngs(0))
+    np.testing.assert_allclose(through(batch, training=True), plain(batch), atol=1e-6)  # the inference rule's values
+    weights = jnp.asarray(np.random.default_rng(0).normal(size=batch.costs.shape), jnp.float32)
+
+    def gradient(net):
+        return nnx.grad(lambda n: (n(batch, training=True) * weights).sum())(net)
+
+    for a, b in zip(jax.tree.leaves(nnx.state(gradient(plain))), jax.tree.leaves(nnx.state(gradient(through)))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_net_is_equivariant_to_voters_and_projects():
     batch = jax.tree.map(jnp.asarray, _pool())
     net = PBNet(8, 1, rngs=nnx.Rngs(0))

@@ -14,6 +14,8 @@ Feasibility:
   the implicit function theorem), and within budget on average;
 * **inference**: a hard greedy selection in decreasing score order, funding a project if it still
   fits. Feasible by construction: every output is within budget.
+* ``straight_through``: training sees the hard selection's values with the relaxation's gradient,
+  so the objective trained on is the inference rule's own.
 """
 
 from __future__ import annotations
@@ -94,8 +96,10 @@ def greedy_selection(scores, costs, mask):
 class PBNet(nnx.Module):
     """Scores projects from a ``PBBatch`` (or anything with its fields) and selects within budget."""
 
-    def __init__(self, dim: int = 32, depth: int = 2, temperature: float = 0.1, *, rngs: nnx.Rngs):
+    def __init__(self, dim: int = 32, depth: int = 2, temperature: float = 0.1, *, straight_through: bool = False,
+                 rngs: nnx.Rngs):
         self.temperature = temperature
+        self.straight_through = straight_through
         self.embed = ExchangeableLayer(6, dim, rngs)
         self.blocks = nnx.List([ExchangeableLayer(dim, dim, rngs) for _ in range(depth)])
         self.head = nnx.Linear(dim + 3, 1, rngs=rngs)
@@ -127,6 +131,10 @@ class PBNet(nnx.Module):
 
     def __call__(self, batch, training: bool = False):
         scores = self.scores(batch)
-        if training:
-            return relaxed_selection(scores, batch.costs, batch.project_mask, self.temperature)
-        return greedy_selection(scores, batch.costs, batch.project_mask)
+        if not training:
+            return greedy_selection(scores, batch.costs, batch.project_mask)
+        relaxed = relaxed_selection(scores, batch.costs, batch.project_mask, self.temperature)
+        if self.straight_through:  # the hard selection's values, the relaxation's gradient
+            hard = greedy_selection(scores, batch.costs, batch.project_mask)
+            return hard + relaxed - jax.lax.stop_gradient(relaxed)
+        return relaxed

@@ -38,11 +38,15 @@ class PBNetConfig:
         name: always ``pb_net``.
         dim: feature width.
         depth: residual exchangeable blocks.
+        straight_through: train on the hard selection's values with the relaxed selection's
+            gradient (so a welfare / fair-share objective is that of the rule used at inference);
+            meant for those objectives: a cross-entropy at 0/1 values has no useful gradient.
     """
 
     name: str = "pb_net"
     dim: int = 32
     depth: int = 2
+    straight_through: bool = False
 
     def __post_init__(self):
         if self.dim < 1 or self.depth < 0:
@@ -55,7 +59,7 @@ def build_pb_net(section: dict, problem: BudgetingProblem, kind: str):
     cfg = registry.from_section(PBNetConfig, section, "mechanism")
 
     def factory(rngs: nnx.Rngs) -> PBNet:
-        return PBNet(cfg.dim, cfg.depth, problem.temperature, rngs=rngs)
+        return PBNet(cfg.dim, cfg.depth, problem.temperature, straight_through=cfg.straight_through, rngs=rngs)
 
     return factory
 
@@ -118,7 +122,13 @@ def summary_rows(summary: dict) -> list:
             ("feasible", summary.get("feasible_rate")), ("welfare", summary.get("welfare"))]
     for name in ("mes", "greedy"):
         rows.append((f"welfare ({name})", (refs.get(name) or {}).get("welfare")))
+    if summary.get("objective") is not None:  # the stated training objective (welfare / fair-share mix)
+        rows.append(("stated objective", summary["objective"]))
+        for name in ("mes", "greedy"):
+            rows.append((f"stated objective ({name})", (refs.get(name) or {}).get("objective")))
     rows.append(("EJR violations", summary.get("ejr_violations")))
+    for name in ("mes", "greedy"):
+        rows.append((f"EJR violations ({name})", (refs.get(name) or {}).get("ejr_violations")))
     return rows
 
 
