@@ -285,9 +285,10 @@ registry.register_table("pb_learned", Table(
     title="Participatory budgeting: learned rules on real elections of held-out cities",
     rows=(Row("pb_mimic_mes", ("+experiment=pb_mimic_mes",), target="100% feasible; Jaccard with MES"),
           Row("pb_welfare_proportional", ("+experiment=pb_welfare_proportional",),
-              target="100% feasible; welfare and EJR vs MES / greedy")),
+              target="100% feasible; welfare, fair share, stated objective, EJR vs MES / greedy")),
     render=render_learned,
     notes=("Set networks trained by make_train on synthetic elections (Euclidean and real elections of other cities, "
-           "resampled; 20-40 voters, 2-12 projects), evaluated by the budgeting evaluator on every approval election "
+           "resampled; pb_mimic_mes: 16-32 voters, 2-48 projects, 1000 steps; pb_welfare_proportional: 20-40 voters, 2-12 "
+           "projects, 2000 steps), evaluated by the budgeting evaluator on every approval election "
            "of the held-out cities, beside MES, greedy and Phragmén on the same elections."),
 ))
