@@ -178,3 +178,22 @@ def test_evaluator_fair_share_matches_a_loop_over_voters():
             total += min(share / entitled, 1.0) if entitled > 0 else 1.0
         election = make_election(costs.tolist(), budget, approvals=approvals)
         assert fair_share(election, funded) == pytest.approx(total / v, abs=1e-5)
+
+
+def test_learned_table_names_each_runs_objective_weights():
+    from mechjax.budgeting.tables import render_learned
+    from mechjax.tables import Row
+
+    def summary(objective, weights):
+        base = {"elections": 3, "feasible_rate": 1.0, "jaccard_mes": 0.5, "exact_match_mes": 0.0, "welfare": 0.3,
+                "fair_share": 0.8, "objective": objective, "covered_share": 0.9, "ejr_violations": 1,
+                "ejr_unknown": 0, "objective_weights": weights, "holdout_units": ["X"], "input": "in"}
+        return dict(base, references={"mes": dict(base, jaccard_mes=1.0)})
+
+    results = [(Row("mimic", ()), seed, summary(None, {"welfare": 0.0, "fair_share": 0.0})) for seed in (0, 1)]
+    results += [(Row("mix", ()), seed, summary(1.1 + seed, {"welfare": 1.0, "fair_share": 2.0})) for seed in (0, 1)]
+    text = render_learned(results)
+    assert "mix weighs them {'welfare': 1.0, 'fair_share': 2.0}" in text and "mimic weighs" not in text
+    assert "| mix | 0 | learned | 3 | 1.000 | 0.500 | 0.000 | 0.3000 | 0.8000 | 1.1000 |" in text
+    assert "| mimic | 1 | learned | 3 | 1.000 | 0.500 | 0.000 | 0.3000 | 0.8000 | - |" in text
+    assert "| mix | 0.500 ± 0.000 | 0.000 ± 0.000 | 0.3000 ± 0.0000 | 0.8000 ± 0.0000 | 1.6000 ± 0.5000 |" in text

@@ -230,13 +230,14 @@ def render_learned(results):
                          f"{stat('welfare', '.4f')} | {stat('fair_share', '.4f')} | {stat('objective', '.4f')} | "
                          f"{stat('covered_share', '.3f')} | {stat('ejr_violations', '.1f')} |")
     if results:
-        weights = results[0][2].get("objective_weights") or {}
+        weighed = {row.name: summary.get("objective_weights") for row, _, summary in results
+                   if summary.get("objective") is not None}
         lines += ["", f"Held-out cities: {', '.join(results[0][2].get('holdout_units') or [])}. "
                   f"{results[0][2].get('input', '')}. Fair share: the mean over voters of min(1, share / fair share), "
                   "a voter's share being the funded approved projects' costs split among their supporters and the fair "
                   "share min(1 / voters, the share of all their approved projects), on the whole election (budget = 1). "
                   "Stated objective: the run's training objective, welfare weight x welfare + fair-share weight x fair "
-                  "share (`-` for mimicry)" + (f"; pb_welfare_proportional weighs them {weights}" if weights else "")
+                  "share (`-` for mimicry)" + "".join(f"; {name} weighs them {weights}" for name, weights in weighed.items())
                   + "."]
     return "\n".join(lines) + "\n"
 
