@@ -40,14 +40,16 @@ def missing_preset_error(conf_dir: str, missing: str) -> ConfigError:
     options = available_presets(conf_dir, group)
     close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
     hint = f" Did you mean {group}={close[0]}?" if close else ""
-    # a nested name (auction/additve_2x2) lists its own folder; the other folders are named
+    # a nested name (auction/additve_2x2) lists its own folder, a plain one (tny) the group's top
+    # level (not trainer/preset/*, the experiments' own budgets); the other folders are named
     folder = name.rpartition("/")[0]
-    shown = [o for o in options if folder and o.startswith(folder + "/")] or options
+    nested = [o for o in options if folder and o.startswith(folder + "/")]
+    shown = nested or [o for o in options if "/" not in o] or options
     others = sorted({o.split("/")[0] + "/" for o in options if o not in shown and "/" in o})
     listing = "\n".join(f"  {group}={o}" for o in shown) or "  (none)"
     if others:
         listing += f"\n  (and {', '.join(others)} presets: ls {os.path.join(conf_dir, group)})"
-    where = f"'{group}/{folder}'" if shown is not options else f"'{group}'"
+    where = f"'{group}/{folder}'" if nested else f"'{group}'"
     return ConfigError(f"{group}={name}: no such preset (no {os.path.join(conf_dir, missing)}.yaml).{hint}\n"
                        f"Available presets of {where}:\n{listing}")
 

@@ -213,7 +213,8 @@ def test_presets_train_and_load_at_tiny_size(preset, tmp_path):
     overrides = [f"+experiment={preset}", *TINY, "trainer.steps=20", "trainer.batch_size=16",
                  "trainer.steps_per_chunk=10", "trainer.checkpoint_every=10", "attack.revenue_samples=256"]
     if preset.startswith("rochetnet"):
-        overrides += ["mechanism.menu_size=32"]
+        # its preset's fresh samples every step (trainer=tiny alone would bring a fixed set of 64)
+        overrides += ["mechanism.menu_size=32", "trainer.train_size=0"]
     else:
         overrides += ["trainer.train_size=64"]
         overrides += [f"mechanism.{k}={v}".replace(" ", "") for k, v in SMALL[preset.split("_")[0]].items()]

@@ -91,6 +91,12 @@ def test_a_preset_typo_lists_the_presets_and_suggests_the_closest():
     assert "problem=voting/mimic_ic" not in message and "voting/" in message  # other folders named, not listed
     with pytest.raises(ConfigError, match="rochetnet_1x2"):
         compose_config(["+experiment=rochetnet_1x"])
+    # a plain name lists the group's top level; the experiments' own budgets (trainer/preset/) are a folder
+    with pytest.raises(ConfigError) as info:
+        compose_config(["trainer=tny"])
+    message = str(info.value)
+    assert "Did you mean trainer=tiny?" in message and "  trainer=default" in message
+    assert "trainer=preset/" not in message and "preset/" in message
 
 
 def test_weak_evaluation_attacker_is_refused_unless_asked_for():

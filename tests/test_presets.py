@@ -80,7 +80,7 @@ def train_on_one_device(overrides, run_dir):
 
 @pytest.mark.parametrize("preset", VOTING_PRESETS)
 def test_every_voting_preset_smoke_runs(preset, tmp_path):
-    # explicit trainer values: a preset's own trainer settings outrank the trainer=tiny group;
+    # explicit trainer values: one smoke-run budget for every preset, whatever its own;
     # 40 steps at a higher learning rate: enough to beat chance, still a smoke run
     overrides = [f"+experiment={preset}", "trainer=tiny", "trainer.train_size=0", "trainer.steps=40",
                  "trainer.batch_size=16", "trainer.steps_per_chunk=20", "trainer.checkpoint_every=20",
