@@ -158,7 +158,7 @@ def test_evaluator_fair_share_matches_a_loop_over_voters():
     """The evaluator's fair-share ratio (the training surrogate, on the whole election) against a
     direct loop over voters and projects on random elections."""
     from mechjax.budgeting.election import make_election
-    from mechjax.budgeting.evaluate import fair_share
+    from mechjax.budgeting.evaluate import election_batch, fair_share
     rng = np.random.default_rng(5)
     for _ in range(20):
         v, p = int(rng.integers(1, 15)), int(rng.integers(1, 8))
@@ -177,7 +177,7 @@ def test_evaluator_fair_share_matches_a_loop_over_voters():
             entitled = min(entitled, 1.0 / v)
             total += min(share / entitled, 1.0) if entitled > 0 else 1.0
         election = make_election(costs.tolist(), budget, approvals=approvals)
-        assert fair_share(election, funded) == pytest.approx(total / v, abs=1e-5)
+        assert fair_share(election_batch(election), funded) == pytest.approx(total / v, abs=1e-5)
 
 
 def test_learned_table_names_each_runs_objective_weights():

@@ -4,7 +4,7 @@ For every approval election of the held-out cities (``problem.holdout_units``) i
 and reports, beside MES (cost utilities, budget increase, greedy completion; exact), greedy and
 Phragmén on the same elections: feasibility (exact), Jaccard similarity and exact-match rate with
 MES, utilitarian welfare (mean cost satisfaction / budget), the fair-share ratio (the training
-objective's proportionality surrogate, :func:`mechjax.budgeting.problem.objective_parts`), the
+objective's proportionality surrogate, :func:`mechjax.budgeting.problem.fair_share_ratio`), the
 stated objective ``problem.welfare * welfare + problem.fair_share * fair share`` (``None`` for a
 problem that weighs neither, e.g. pure mimicry), covered share, and EJR (exact search, ``None`` past
 ``ejr_max_nodes``: counted as unknown). Every measure is taken on the whole election.
@@ -23,7 +23,7 @@ import numpy as np
 
 from mechjax.budgeting import rules
 from mechjax.budgeting.audit import audit
-from mechjax.budgeting.problem import PBBatch, city_of, default_data_dir, objective_parts, pad_election
+from mechjax.budgeting.problem import PBBatch, city_of, default_data_dir, fair_share_ratio, pad_election
 from mechjax.errors import ConfigError
 
 REFERENCES = ("mes", "greedy", "phragmen")
@@ -98,19 +98,24 @@ def run_rule(mechanism_fn, election, max_voters, rng):
     return out > 0.5
 
 
-def fair_share(election, funded) -> float:
-    """The mean fair-share ratio of a funded set on the whole election (the training surrogate)."""
+def election_batch(election) -> PBBatch:
+    """The whole election as a one-election ``PBBatch`` (every voter; costs in units of the budget)."""
     padded = pad_election(election.approvals, election.costs, election.budget, np.zeros(election.num_projects),
                           election.num_voters, election.num_projects)
-    batch = PBBatch(**{k: v[None] for k, v in padded.items()})
-    return float(objective_parts(np.asarray(funded, np.float32)[None], batch)["fair_share"])
+    return PBBatch(**{k: v[None] for k, v in padded.items()})
 
 
-def score(election, funded, mes, ejr_max_nodes, weights=(0.0, 0.0)):
-    """One rule's measures on one election; ``weights``: the problem's (welfare, fair_share)."""
+def fair_share(batch: PBBatch, funded) -> float:
+    """The mean fair-share ratio of a funded set ``[P]`` on a one-election batch (the training surrogate)."""
+    return float(fair_share_ratio(np.asarray(funded, np.float32)[None], batch)[0])
+
+
+def score(election, batch, funded, mes, ejr_max_nodes, weights=(0.0, 0.0)):
+    """One rule's measures on one election (``batch``: :func:`election_batch` of it); ``weights``:
+    the problem's (welfare, fair_share)."""
     report = audit(election, funded, max_nodes=ejr_max_nodes, max_funded_pjr=-1)
     union = (funded | mes).sum()
-    fair = fair_share(election, funded)
+    fair = fair_share(batch, funded)
     objective = weights[0] * report["welfare"] + weights[1] * fair if any(weights) else None
     return {"feasible": report["feasible"], "jaccard_mes": float((funded & mes).sum() / union) if union else 1.0,
             "exact_match_mes": bool((funded == mes).all()), "welfare": report["welfare"], "fair_share": fair,
@@ -142,13 +147,14 @@ def evaluate_budgeting(mechanism_fn, problem, cfg: BudgetingEvalConfig) -> dict:
     for election in elections:
         mes = reference_outcome(election, "mes")
         funded = run_rule(mechanism_fn, election, cfg.max_voters, rng)
-        row = score(election, funded, mes, cfg.ejr_max_nodes, weights)
+        batch = election_batch(election)  # padded once, measured for the rule and every reference
+        row = score(election, batch, funded, mes, cfg.ejr_max_nodes, weights)
         rule_rows.append(row)
         per_election.append({"file": os.path.basename(election.source), "city": city_of(election),
                              "voters": election.num_voters, "projects": election.num_projects, **row})
         for name in REFERENCES:
             outcome = mes if name == "mes" else reference_outcome(election, name)
-            reference_rows[name].append(score(election, outcome, mes, cfg.ejr_max_nodes, weights))
+            reference_rows[name].append(score(election, batch, outcome, mes, cfg.ejr_max_nodes, weights))
     summary = summarise(rule_rows)
     summary["references"] = {name: summarise(rows) for name, rows in reference_rows.items()}
     summary["per_election"] = per_election

@@ -202,6 +202,19 @@ class BudgetingProblem:
         return Terms(objective=objective, violations=jnp.zeros((1,)), metrics=parts)
 
 
+def fair_share_ratio(selection, batch: PBBatch):
+    """``[b]``: each election's mean over voters of min(1, share / fair share) for a selection
+    ``[b, p]`` (module docstring, ``fair_share``)."""
+    mask = batch.project_mask
+    n = batch.voter_mask.sum(-1)  # [b]
+    supporters = jnp.einsum("bvp,bv->bp", batch.approvals, batch.voter_mask)
+    split = jnp.where(supporters > 0, batch.costs * mask / jnp.maximum(supporters, 1.0), 0.0)  # [b, p]
+    share = jnp.einsum("bvp,bp->bv", batch.approvals, split * selection)
+    entitled = jnp.minimum(1.0 / n[:, None], jnp.einsum("bvp,bp->bv", batch.approvals, split))
+    ratio = jnp.where(entitled > 0, jnp.minimum(share / jnp.maximum(entitled, 1e-9), 1.0), 1.0)
+    return (ratio * batch.voter_mask).sum(-1) / n
+
+
 def objective_parts(selection, batch: PBBatch) -> dict:
     """Batch means of the objective's parts for a (relaxed or hard) selection ``[b, p]``."""
     mask = batch.project_mask
@@ -212,12 +225,7 @@ def objective_parts(selection, batch: PBBatch) -> dict:
     funded_cost = selection * batch.costs * mask  # [b, p]
     satisfaction = jnp.einsum("bvp,bp->bv", batch.approvals, funded_cost)
     welfare = (satisfaction * batch.voter_mask).sum(-1) / n
-    supporters = jnp.einsum("bvp,bv->bp", batch.approvals, batch.voter_mask)
-    split = jnp.where(supporters > 0, batch.costs * mask / jnp.maximum(supporters, 1.0), 0.0)  # [b, p]
-    share = jnp.einsum("bvp,bp->bv", batch.approvals, split * selection)
-    entitled = jnp.minimum(1.0 / n[:, None], jnp.einsum("bvp,bp->bv", batch.approvals, split))
-    ratio = jnp.where(entitled > 0, jnp.minimum(share / jnp.maximum(entitled, 1e-9), 1.0), 1.0)
-    fair = (ratio * batch.voter_mask).sum(-1) / n
+    fair = fair_share_ratio(selection, batch)
     spent = funded_cost.sum(-1)
     # logit of the selection = (score - threshold) / temperature: differences compare scores
     logit = jnp.log(selection + 1e-6) - jnp.log(1 - selection + 1e-6)
