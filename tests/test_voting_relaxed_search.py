@@ -1,6 +1,8 @@
 """Relaxed-ballot manipulation search: its manipulations are real, never beat the exhaustive search,
 and find most of what the exhaustive search finds, also above the exhaustive limit."""
 
+import functools
+
 import flax.nnx as nnx
 import jax
 import jax.numpy as jnp
@@ -39,9 +41,14 @@ MECHANISMS = {"softmax_borda_0.01": softmax_borda(0.01), "softmax_borda_0.05": s
               "random_voting_net": _random_net()}
 
 
-@pytest.fixture(scope="module")
-def profiles():
+@functools.lru_cache(maxsize=None)
+def module_profiles():
     return np.asarray(P.impartial_culture(jax.random.key(0), B, N, MM).rankings)
+
+
+@pytest.fixture
+def profiles():
+    return module_profiles().copy()
 
 
 def reevaluate(mechanism, rankings, ballots, utilities, weights):
@@ -50,9 +57,16 @@ def reevaluate(mechanism, rankings, ballots, utilities, weights):
     lied = np.repeat(rankings[:, None], n, 1)  # [b, deviator, n, m]
     lied[:, np.arange(n), np.arange(n)] = ballots
     w = np.ones((b, n)) if weights is None else weights
+    mechanism = jax.jit(mechanism)  # op by op, a VotingNet took ~20 s here
     probs = np.asarray(mechanism(ballots_from_rankings(jnp.asarray(lied.reshape(b * n, n, m)), np.repeat(w, n, 0))))
     sincere = np.asarray(mechanism(ballots_from_rankings(jnp.asarray(rankings), w)))
     return np.einsum("bvm,bvm->bv", utilities, probs.reshape(b, n, m).astype(np.float64) - sincere[:, None])
+
+
+@functools.lru_cache(maxsize=None)
+def exhaustive_search(name):
+    """The exact best manipulations of the module's profiles under ``MECHANISMS[name]`` (shared by tests)."""
+    return M.single_voter_manipulation(jax.jit(as_ranking_rule(MECHANISMS[name])), module_profiles())
 
 
 def borda(rankings):
@@ -81,7 +95,7 @@ def test_reported_ballots_are_real_and_gain_what_is_reported(profiles):
 @pytest.mark.parametrize("name", sorted(MECHANISMS))
 def test_never_beats_and_mostly_matches_the_exhaustive_search(name, profiles):
     mechanism = MECHANISMS[name]
-    exhaustive = M.single_voter_manipulation(jax.jit(as_ranking_rule(mechanism)), profiles)
+    exhaustive = exhaustive_search(name)
     res = relaxed_manipulation(mechanism, profiles, key=jax.random.key(0), search=FAST)
     # every relaxed-search gain is a real manipulation, so the exhaustive search's best bounds it
     assert (res.gain <= exhaustive.gain + 1e-5).all()
@@ -97,7 +111,7 @@ def test_never_beats_and_mostly_matches_the_exhaustive_search(name, profiles):
 def test_gradient_path_alone_finds_manipulations(name, profiles):
     """Without structured ballots and local search the relaxed ascent + rounding must still work."""
     mechanism = MECHANISMS[name]
-    exhaustive = M.single_voter_manipulation(jax.jit(as_ranking_rule(mechanism)), profiles)
+    exhaustive = exhaustive_search(name)
     res = relaxed_manipulation(mechanism, profiles, key=jax.random.key(0), search=GRADIENT_ONLY)
     assert (res.gain <= exhaustive.gain + 1e-5).all()
     manipulable_voters = exhaustive.gain > 1e-6
