@@ -8,17 +8,9 @@ import os
 # not 8: with pytest -n 2 every worker runs its own simulated devices on 2 CI cores, and 8 starved
 # collectives under load (test_sharding.py checks 8 devices in a process of its own). They share 2 CI cores, so a collective may wait long for its slowest device: XLA's
 # default of 40 s before aborting the process is raised (a real hang still ends, after 5 minutes).
-#
-# Compilation, not execution, is most of the suite's time, and LLVM's optimisation of the compiled CPU
-# code is most of each compilation. The tests' programs are small, so they compile without it
-# (``--xla_backend_optimization_level=0``; XLA's own graph optimisations still run, and float results
-# do not depend on it: no fast-math reassociation either way). Measured on a loaded 2-core CPU, cold
-# cache: a tiny 1x2 training run 28.8 s -> 17.2 s (compilation 22.2 s -> 10.7 s);
-# tests/test_{voting_relaxed_search,sharding,trainer}.py 209 s -> 160 s. Users' runs keep XLA's default.
 STRICT_XLA_FLAGS = ("--xla_force_host_platform_device_count=4",
                     "--xla_cpu_collective_call_terminate_timeout_seconds=300",
-                    "--xla_cpu_collective_timeout_seconds=300",
-                    "--xla_backend_optimization_level=0")
+                    "--xla_cpu_collective_timeout_seconds=300")
 for _flag in STRICT_XLA_FLAGS:
     if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
