@@ -69,7 +69,8 @@ overrides = ["+experiment=voting_mimic", "problem.target=kemeny", f"trainer.step
 if TINY:
     overrides += ["trainer=tiny", "trainer.train_size=0", "mechanism.dim=8", "mechanism.depth=1",
                   "voting_eval.profiles=128", "voting_eval.audit_profiles=16", "voting_eval.manipulation_profiles=4",
-                  "voting_eval.chunk_size=128", "voting_eval.sizes=[[15,6]]", "voting_eval.axioms=[condorcet]"]
+                  "voting_eval.chunk_size=128", "voting_eval.sizes=[[15,6]]", "voting_eval.axioms=[condorcet]",
+                  "voting_eval.welfare_rules=[borda]"]
 else:
     overrides += ["trainer.checkpoint_every=500", "voting_eval.manipulation_profiles=100"]
 run_dir = tempfile.mkdtemp(prefix="mechjax_voting_")
