@@ -1,4 +1,5 @@
-"""Every auction problem preset and every voting experiment preset smoke-runs at tiny size, end to end."""
+"""Every auction problem preset builds and checks its network, one of each kind trains end to end at tiny size;
+every voting experiment preset smoke-runs at tiny size, end to end."""
 
 import json
 import os
