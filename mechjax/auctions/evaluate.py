@@ -64,6 +64,11 @@ class AttackConfig:
         tile_size: samples attacked at once inside a chunk (a speed setting only: the attack is
             the same); None picks about 1k deviation profiles per ascent step on a CPU and the
             whole chunk on an accelerator.
+        check_every: ascent steps between checks of whether a tile's ascent has settled.
+        settle_tol: a tile's ascent stops at a check where the best deviation of none of its
+            samples and bidders rose by more than this since the last check (and, without the
+            grid, no start is still drifting uphill); ``steps`` is then a maximum. None runs every
+            step. The summary reports the steps run (``attack.steps_run_mean``, ``_max``).
         seed: evaluation seed (fixed, so runs are compared on the same samples).
         allow_weak: permit an attacker weaker than 4x the training one (for studying the gap).
     """
@@ -77,11 +82,13 @@ class AttackConfig:
     revenue_samples: int = 131072
     batch_size: int = 512
     tile_size: Optional[int] = None
+    check_every: int = 10
+    settle_tol: Optional[float] = 1e-6
     seed: int = 2024
     allow_weak: bool = False
 
     def __post_init__(self):
-        for name in ("steps", "num_samples", "revenue_samples", "batch_size"):
+        for name in ("steps", "num_samples", "revenue_samples", "batch_size", "check_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"attack.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("restarts", "grid", "grid_init"):
@@ -93,6 +100,9 @@ class AttackConfig:
             raise ConfigError("attack.grid must be 0 (off) or >= 2")
         if not self.lr > 0:
             raise ConfigError(f"attack.lr must be > 0, got {self.lr}")
+        if self.settle_tol is not None and not (np.isfinite(self.settle_tol) and self.settle_tol >= 0):
+            raise ConfigError(f"attack.settle_tol must be a finite number >= 0 (or null: run every step), "
+                              f"got {self.settle_tol}")
         if self.seed < 0:
             raise ConfigError(f"attack.seed must be >= 0, got {self.seed}")
 
@@ -171,11 +181,13 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
     attack_chunk, plan = make_attack_chunk(problem, mechanism, attack, chunk)
     key = jax.random.key(attack.seed)
     regret_stats, ir_stats = _RunningStats(problem.num_agents), _RunningStats(1)
+    steps_run = []  # ascent steps of every tile
     with progress.bar(attack.num_samples, "evaluate: attack", "sample") as bar:
         for i, used in enumerate(_chunks(attack.num_samples, chunk)):
-            regret, ir = attack_chunk(key, np.int32(i))
+            regret, ir, steps = attack_chunk(key, np.int32(i))
             regret_stats.add(np.asarray(regret)[:used])
             ir_stats.add(np.asarray(ir)[:used])
+            steps_run.extend(np.asarray(steps).tolist())
             bar.update(used)
             bar.set_postfix(regret=f"{regret_stats.mean.mean():.3g}", refresh=False)
     revenue_chunk = min(attack.batch_size * REVENUE_CHUNK_FACTOR, attack.revenue_samples)
@@ -198,7 +210,8 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
         "num_samples": int(regret_stats.count),
         "revenue_samples": int(revenue_stats.count),
         "attack": {**asdict(attack), "grid_used": bool(plan["grid_used"]), "strength": attack.strength,
-                   "tile_size": plan["tile_size"]},
+                   "tile_size": plan["tile_size"], "steps_run_mean": float(np.mean(steps_run)),
+                   "steps_run_max": int(np.max(steps_run))},
         "optimal_revenue": problem.optimal_revenue,
         "optimal_revenue_source": getattr(problem, "optimal_revenue_source", None),
         "revenue_excess_bound": None,

@@ -1,10 +1,10 @@
 """The strong attacker's kernels: one compiled function attacks a chunk of samples, tile by tile.
 
-:func:`make_attack_chunk` builds ``chunk(key, index) -> (regret [chunk, bidders], ir [chunk])``,
-jitted once per evaluation; the host loop in :mod:`mechjax.auctions.evaluate` calls it for chunk
-0, 1, 2, ... and keeps running sums, so memory is bounded by the chunk size whatever the number of
-samples. Inside a chunk, the samples are attacked in *tiles* of a few dozen samples under
-``lax.map``. That changes nothing in what is computed (every (sample, bidder, start) is ascended
+:func:`make_attack_chunk` builds ``chunk(key, index) -> (regret [chunk, bidders], ir [chunk],
+steps [tiles])``, jitted once per evaluation; the host loop in :mod:`mechjax.auctions.evaluate` calls
+it for chunk 0, 1, 2, ... and keeps running sums, so memory is bounded by the chunk size whatever the
+number of samples. Inside a chunk, the samples are attacked in *tiles* of a few dozen samples under
+``lax.map``. Tiling changes nothing in what is computed (every (sample, bidder, start) is ascended
 independently: the same steps, starts and grid), only how much is computed at once. Why: on a CPU
 the ascent is a chain of small matrix products, and with all starts of a 512-sample chunk at once
 (10,752 deviation profiles per bidder) its activations spill out of the core's L2 cache; tiles of
@@ -12,11 +12,18 @@ about a thousand profiles ran 2-5x more samples x attack steps per second on thi
 2-core machine (numbers in benchmarks/RESULTS.md, "Evaluator"). Accelerators want the opposite,
 so off the CPU a tile is the whole chunk.
 
+Each tile's ascent is checked every ``attack.check_every`` steps and stops once it has settled:
+the best deviation found for every sample and bidder of the tile rose by at most
+``attack.settle_tol`` since the last check, and (for bidders with more than two items, where no grid
+has sampled every region) no start is still drifting uphill (:func:`ascend_until_settled`). The
+regret is the best utility any start reached at any check, so stopping can only lose what a
+settled ascent would still have found in its remaining steps (measured in benchmarks/RESULTS.md,
+"Evaluator"); ``attack.settle_tol=null`` runs every step. ``steps`` reports how many each tile ran.
+
 A mechanism whose deviation utility has an exactly zero gradient at every start of a tile (menus
 with an argmax, such as RochetNet at evaluation, or step-function auctions such as VCG) cannot
-move under Adam: a zero gradient gives a zero first moment and a zero step, so the iterate, and
-hence the gradient, never change. Those 300 no-op steps are skipped (:func:`ascend_unless_stationary`);
-the attack on such mechanisms is its grid and its starts, as it always was.
+move under Adam, so its ascent is skipped; the attack on such mechanisms is its grid and its
+starts, as it always was.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from mechjax.auctions.problem import AuctionProblem, utilities
-from mechjax.core.adversary import ascend
+from mechjax.core.adversary import ascent_step
 
 MAX_GRID_ITEMS = 2
 # Values (floats) that one ascent step of a tile may create on a CPU. Measured optima (CPU time per
@@ -103,18 +110,79 @@ def tile_size(problem: AuctionProblem, attack, chunk: int, per_start: int = 1,
     return math.ceil(chunk / tiles)
 
 
-def ascend_unless_stationary(utility_fn: Callable, init: jax.Array, project: Callable, steps: int, lr: float,
-                             scale) -> jax.Array:
-    """:func:`~mechjax.core.adversary.ascend`, skipped when the gradient is exactly zero at every start.
+def ascend_until_settled(utility_fn: Callable, init: jax.Array, project: Callable, steps: int, lr: float,
+                         scale, check_every: int, tol: float | None,
+                         drift_guard: bool = True) -> tuple[jax.Array, jax.Array]:
+    """Projected Adam ascent (:func:`~mechjax.core.adversary.ascend`'s steps) from ``init``
+    ``[starts, ..., items]``, checked every ``check_every`` steps, stopping once it has settled.
 
-    Adam turns a zero gradient (with its zero initial moments) into a zero step, so such starts
-    would stay where they are for all ``steps``; returning them projected is the same result
-    without the work (up to the rounding of ``ascend``'s rescaling by ``scale``, which is exact
-    for supports of unit width).
+    ``utility_fn`` maps misreports ``[starts, ..., items]`` to utilities ``[starts, ...]``, each
+    depending on its own misreport only; the attack wants, for every entry of ``...`` (a sample and
+    bidder), the best utility any start reaches. The ascent has *settled* at a check where that best
+    rose by at most ``tol`` over the last ``check_every`` steps, and (with ``drift_guard``) no start
+    is still drifting uphill: moved more than half the distance Adam can travel in those steps
+    (``lr * check_every / 2``, in units of the support's width) while improving on its own best.
+    The guard keeps a start that crosses a nearly flat region towards a better one from being cut
+    off; the evaluator drops it when the exhaustive grid has already sampled every region. A
+    settled ascent stops; otherwise it runs all ``steps``. ``tol=None`` never stops early.
+
+    A start whose gradient is exactly zero at every start cannot move under Adam (a zero gradient
+    gives zero moments and a zero step): such ascents (menus with an argmax, such as RochetNet at
+    evaluation, or step-function auctions such as VCG) return their starts without running a step.
+
+    Returns:
+        ``(best, steps_run)``: the best utility each start reached at a check (the projected start
+        and the final iterate included), ``[starts, ...]``, and the number of ascent steps run.
     """
-    gradient = jax.grad(lambda x: utility_fn(x).sum())(init)
-    return jax.lax.cond(jnp.all(gradient == 0), project,
-                        lambda x: ascend(utility_fn, x, project, steps, lr, scale), init)
+    scale = jnp.asarray(1.0 if scale is None else scale)
+    scale = scale.reshape((1,) * (init.ndim - scale.ndim) + scale.shape)  # explicit broadcasting
+
+    def utility(z):
+        return utility_fn(z * scale)
+
+    def project_scaled(z):
+        return project(z * scale) / scale
+
+    tx, step = ascent_step(utility, project_scaled, lr)
+    z0 = project_scaled(init / scale)
+    blocks, rest = divmod(steps, check_every)
+    reach = 0.5 * lr * check_every
+
+    def run(z, state, length):
+        (z, state), _ = jax.lax.scan(step, (z, state), None, length=length)
+        return z, state
+
+    def unsettled(carry):
+        _, _, _, block, settled = carry
+        return (block < blocks) & ~settled
+
+    def block(carry):
+        z, state, best, count, _ = carry
+        moved, state = run(z, state, check_every)
+        reached = utility(moved)
+        settled = jnp.bool_(False)
+        if tol is not None:
+            settled = jnp.all(reached.max(axis=0) <= best.max(axis=0) + tol)
+            if drift_guard:
+                drifting = (jnp.max(jnp.abs(moved - z), axis=-1) > reach) & (reached > best)
+                settled = settled & ~jnp.any(drifting)
+        return moved, state, jnp.maximum(best, reached), count + 1, settled
+
+    def finish(z, state, best):
+        moved, _ = run(z, state, rest)
+        return jnp.maximum(best, utility(moved)), jnp.int32(rest)
+
+    def ascent(z):
+        start = (z, tx.init(z), utility(z), jnp.int32(0), jnp.bool_(False))
+        z, state, best, count, settled = jax.lax.while_loop(unsettled, block, start)
+        steps_run = count * check_every
+        if rest:
+            best, more = jax.lax.cond(settled, lambda: (best, jnp.int32(0)), lambda: finish(z, state, best))
+            steps_run = steps_run + more
+        return best, steps_run
+
+    gradient = jax.grad(lambda z: utility(z).sum())(z0)
+    return jax.lax.cond(jnp.all(gradient == 0), lambda z: (utility(z), jnp.int32(0)), ascent, z0)
 
 
 def _pad_rows(x: jax.Array, rows: int, axis: int) -> jax.Array:
@@ -138,8 +206,8 @@ def make_attack_chunk(problem: AuctionProblem, mechanism: Callable, attack, chun
         backend: the platform the tile size is chosen for (default: JAX's default backend).
 
     Returns:
-        ``(attack_chunk, plan)``: ``attack_chunk(key, index) -> (regret [chunk, bidders], ir [chunk])``
-        attacks the samples of chunk ``index`` (drawn from ``fold_in(key, index)``, so chunk i is the
+        ``(attack_chunk, plan)``: ``attack_chunk(key, index) -> (regret [chunk, bidders], ir [chunk],
+        steps [tiles])`` attacks the samples of chunk ``index`` (drawn from ``fold_in(key, index)``, so chunk i is the
         same whatever the number of chunks); ``plan`` says how (``grid_used``, ``tile_size``,
         ``tiles``, ``grid_block``).
     """
@@ -190,12 +258,13 @@ def make_attack_chunk(problem: AuctionProblem, mechanism: Callable, attack, chun
         if attack.restarts:
             starts.append(random_starts)
         init = jnp.concatenate(starts, axis=0)
-        found = ascend_unless_stationary(lambda x: deviation(values, x), init, problem.project, attack.steps,
-                                         attack.lr, problem.report_scale)
-        best = jnp.maximum(best, deviation(values, found).max(axis=0))
+        found, steps_run = ascend_until_settled(lambda x: deviation(values, x), init, problem.project, attack.steps,
+                                                attack.lr, problem.report_scale, attack.check_every, attack.settle_tol,
+                                                drift_guard=not use_grid)
+        best = jnp.maximum(best, found.max(axis=0))
         regret = jax.nn.relu(best - truthful)
         ir = jax.nn.relu(-truthful).sum(axis=-1)
-        return regret, ir
+        return regret, ir, steps_run
 
     def attack_chunk(key, index):
         k_values, k_attack = jax.random.split(jax.random.fold_in(key, index))
@@ -208,8 +277,8 @@ def make_attack_chunk(problem: AuctionProblem, mechanism: Callable, attack, chun
         values_t = _pad_rows(values, rows, 0).reshape(tiles, tile, *values.shape[1:])
         starts_t = jnp.moveaxis(_pad_rows(random_starts, rows, 1).reshape(
             random_starts.shape[0], tiles, tile, *values.shape[1:]), 1, 0)  # [tiles, restarts, tile, n, m]
-        regret, ir = jax.lax.map(attack_tile, (values_t, starts_t))
-        return regret.reshape(rows, n)[:chunk], ir.reshape(rows)[:chunk]
+        regret, ir, steps_run = jax.lax.map(attack_tile, (values_t, starts_t))
+        return regret.reshape(rows, n)[:chunk], ir.reshape(rows)[:chunk], steps_run
 
     return jax.jit(attack_chunk), plan
 

@@ -56,6 +56,15 @@ def ascend(
         scale = scale.reshape((1,) * (init.ndim - scale.ndim) + scale.shape)  # explicit broadcasting
         return scale * ascend(lambda z: utility_fn(z * scale), init / scale,
                               lambda z: project(z * scale) / scale, steps, lr)
+    tx, step = ascent_step(utility_fn, project, lr)
+    (x, _), _ = jax.lax.scan(step, (init, tx.init(init)), None, length=steps)
+    return x
+
+
+def ascent_step(utility_fn: Callable[[jax.Array], jax.Array], project: Callable[[jax.Array], jax.Array],
+                lr: float) -> tuple[optax.GradientTransformation, Callable]:
+    """The optimiser and one step of :func:`ascend` (no rescaling): ``step((x, opt_state), _)``,
+    a ``lax.scan`` body, for loops that check the ascent between steps."""
     tx = optax.adam(lr)
     grad_fn = jax.grad(lambda x: utility_fn(x).sum())
 
@@ -65,8 +74,7 @@ def ascend(
         updates, opt_state = tx.update(jax.tree.map(jnp.negative, grad_fn(x)), opt_state)
         return (project(optax.apply_updates(x, updates)), opt_state), None
 
-    (x, _), _ = jax.lax.scan(step, (init, tx.init(init)), None, length=steps)
-    return x
+    return tx, step
 
 
 @dataclass(frozen=True)
