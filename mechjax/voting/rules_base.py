@@ -103,6 +103,28 @@ def ballot_positions(rankings: Int[Array, "batch voters candidates"]) -> Int[Arr
     return jnp.where(is_candidate, rank, 0).sum(-2)
 
 
+def positions_batch_last(rankings: Int[Array, "batch voters candidates"]) -> Int[Array, "voters candidates batch"]:
+    """:func:`ballot_positions` laid out ``[voters, candidates, batch]``.
+
+    The rules' per-ballot work runs on arrays whose last (contiguous) axis is the batch: with the
+    candidates last, XLA's CPU loops vectorise over 5 or so entries; with the batch last, over
+    thousands. Instant runoff on ``[4096, 11, 5]`` ran 2.5x faster this way (one core,
+    ``benchmarks/peers_voting.py``).
+    """
+    m = rankings.shape[-1]
+    if m > ONE_HOT_MAX_CANDIDATES:
+        return jnp.transpose(jnp.argsort(rankings, axis=-1).astype(jnp.int32), (1, 2, 0))
+    by_rank = jnp.transpose(rankings, (1, 2, 0))  # [v, rank, b]
+    rank = jnp.arange(m, dtype=jnp.int32)
+    is_candidate = by_rank[:, :, None, :] == rank.astype(rankings.dtype)[None, None, :, None]  # [v, rank, c, b]
+    return jnp.where(is_candidate, rank[None, :, None, None], 0).sum(1)
+
+
+def weights_batch_last(rankings, weights=None) -> Int[Array, "voters batch"]:
+    """The ballot counts ``[voters, batch]`` as int32 (ones when ``weights`` is None)."""
+    return voter_weights(rankings, weights).T
+
+
 def weighted_sum_over_voters(weight, per_voter):
     """``sum_v weight[b, v] * per_voter[b, v, ...]`` in int32 (a fused reduction, not an int dot)."""
     w = weight.reshape(weight.shape + (1,) * (per_voter.ndim - weight.ndim))

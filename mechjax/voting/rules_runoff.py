@@ -13,44 +13,51 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from mechjax.voting.profiles import voter_weights
-from mechjax.voting.rules_base import Winners, ballot_positions, voting_rule
+from mechjax.voting.rules_base import Winners, positions_batch_last, voting_rule, weights_batch_last
 
 IRV_PUT_MAX_CANDIDATES = 10  # subset DP over 2**m candidate sets
 BITMASK_MAX_CANDIDATES = 30  # candidate sets as int32 bitmasks up to here
 _BIG = jnp.iinfo(jnp.int32).max
 
 
+def _above_bits(pos):
+    """``above[v, c, b]``: bitmask of the candidates ballot ``(b, v)`` ranks above ``c``, from
+    positions ``[v, c, b]`` (batch last)."""
+    bit = jnp.left_shift(1, jnp.arange(pos.shape[1], dtype=jnp.int32))
+    return jnp.where(pos[:, None, :, :] < pos[:, :, None, :], bit[None, None, :, None], 0).sum(2)
+
+
 def _first_place_counter(rankings, weights):
-    """``count(alive)``: first places per candidate when only ``alive`` candidates stand.
+    """``count(alive)``: first places per candidate when only ``alive`` candidates stand, batch last.
 
     Args:
         rankings: ``[b, voters, m]``.
         weights: optional ``[b, voters]`` ballot counts.
 
     Returns:
-        A function from ``alive: bool [b or 1, *sets, m]`` (at least one candidate standing per
-        row) to ``int32 [b, *sets, m]`` weighted first-place counts (0 when not standing).
+        A function from ``alive: bool [*sets, m, b or 1]`` (at least one candidate standing per
+        set and profile) to ``int32 [*sets, m, b]`` weighted first-place counts (0 when not
+        standing). The batch is the last axis throughout (see ``rules_base.positions_batch_last``).
     """
     m = rankings.shape[-1]
-    pos, weight = ballot_positions(rankings), voter_weights(rankings, weights)
+    pos, weight = positions_batch_last(rankings), weights_batch_last(rankings, weights)  # [v, c, b], [v, b]
+    bit = jnp.left_shift(1, jnp.arange(m, dtype=jnp.int32))
     if m <= BITMASK_MAX_CANDIDATES:
-        bit = jnp.left_shift(1, jnp.arange(m, dtype=jnp.int32))[None, None, None, :]
-        above = jnp.where(pos[..., None, :] < pos[..., :, None], bit, 0).sum(-1)  # [b, v, c]: bits above c
+        above = _above_bits(pos)
 
     def count(alive):
-        sets = alive.ndim - 2
-        expand = (slice(None),) + (None,) * sets  # insert the set axes after the batch axis
-        w = weight[expand + (slice(None), None)]  # [b, *1, v, 1]
-        standing = alive[..., None, :]  # [b or 1, *sets, 1, m]
+        sets = (None,) * (alive.ndim - 2)  # explicit broadcasting over the set axes
+        standing = alive[..., None, :, :]  # [*sets, 1, m, b or 1]
         if m <= BITMASK_MAX_CANDIDATES:
-            alive_bits = (alive * jnp.left_shift(1, jnp.arange(m, dtype=jnp.int32))[(None,) * (sets + 1)]).sum(-1)
-            top = standing & ((alive_bits[..., None, None] & above[expand]) == 0)
+            alive_bits = jnp.where(alive, bit[sets + (slice(None), None)], 0).sum(-2)  # [*sets, b or 1]
+            top = standing & ((alive_bits[..., None, None, :] & above[sets]) == 0)  # [*sets, v, m, b]
         else:
-            standing_pos = jnp.where(standing, pos[expand], m)  # m: below every real position
-            top = standing & (standing_pos == standing_pos.min(-1, keepdims=True))
-        return (w * top).sum(-2)
+            standing_pos = jnp.where(standing, pos[sets], m)  # m: below every real position
+            top = standing & (standing_pos == standing_pos.min(-2, keepdims=True))
+        return (weight[sets + (slice(None), None, slice(None))] * top).sum(-3)
     return count
+
+
 @voting_rule(scale=lambda m: 2)
 def instant_runoff(rankings, weights=None) -> Winners:
     """Instant runoff with simultaneous elimination (pref_voting ``instant_runoff``, algorithm "basic").
@@ -60,16 +67,16 @@ def instant_runoff(rankings, weights=None) -> Winners:
     everyone left, they are all winners. (``instant_runoff_put`` is the parallel-universe variant.)
     """
     m = rankings.shape[-1]
-    count, total = _first_place_counter(rankings, weights), voter_weights(rankings, weights).sum(-1, keepdims=True)
+    count, total = _first_place_counter(rankings, weights), weights_batch_last(rankings, weights).sum(0, keepdims=True)
 
     def round_(_, carry):  # each unfinished round removes >= 1 candidate, so m rounds suffice
-        alive, winners, done = carry
+        alive, winners, done = carry  # [m, b], [m, b], [1, b]
         scores = count(alive)
         majority = alive & (2 * scores > total)
-        low = jnp.where(alive, scores, _BIG).min(-1, keepdims=True)
+        low = jnp.where(alive, scores, _BIG).min(0, keepdims=True)
         losers = alive & (scores == low)
-        all_tied = (losers == alive).all(-1, keepdims=True)
-        has_majority = majority.any(-1, keepdims=True)
+        all_tied = (losers == alive).all(0, keepdims=True)
+        has_majority = majority.any(0, keepdims=True)
         finished = has_majority | all_tied
         winners = jnp.where(done | ~finished, winners, jnp.where(has_majority, majority, alive))
         alive = jnp.where(done | finished, alive, alive & ~losers)
@@ -77,8 +84,8 @@ def instant_runoff(rankings, weights=None) -> Winners:
 
     batch = rankings.shape[0]
     # a loop, not unrolled: as fast on CPU, and compiles in half the time (a quarter at 34 candidates)
-    start = (jnp.ones((batch, m), bool), jnp.zeros((batch, m), bool), jnp.zeros((batch, 1), bool))
-    return jax.lax.fori_loop(0, m, round_, start)[1]
+    start = (jnp.ones((m, batch), bool), jnp.zeros((m, batch), bool), jnp.zeros((1, batch), bool))
+    return jax.lax.fori_loop(0, m, round_, start)[1].T
 
 
 @voting_rule(scale=lambda m: 2)
@@ -90,19 +97,19 @@ def instant_runoff_tb(rankings, weights=None) -> Winners:
     eliminated first"), until a strict majority winner or a single candidate remains.
     """
     m = rankings.shape[-1]
-    count, total = _first_place_counter(rankings, weights), voter_weights(rankings, weights).sum(-1, keepdims=True)
-    index = jnp.arange(m, dtype=jnp.int32)[None, :]
+    count, total = _first_place_counter(rankings, weights), weights_batch_last(rankings, weights).sum(0, keepdims=True)
+    index = jnp.arange(m, dtype=jnp.int32)[:, None]
 
-    def round_(_, alive):
+    def round_(_, alive):  # alive: [m, b]
         scores = count(alive)
-        finished = (alive & (2 * scores > total)).any(-1, keepdims=True) | (alive.sum(-1, keepdims=True) == 1)
+        finished = (alive & (2 * scores > total)).any(0, keepdims=True) | (alive.sum(0, keepdims=True) == 1)
         low = jnp.where(alive, scores, _BIG)
-        lowest_tied = jnp.where(low == low.min(-1, keepdims=True), index, m).min(-1, keepdims=True)
+        lowest_tied = jnp.where(low == low.min(0, keepdims=True), index, m).min(0, keepdims=True)
         return jnp.where(finished, alive, alive & (index != lowest_tied))
 
-    alive = jax.lax.fori_loop(0, m - 1, round_, jnp.ones((rankings.shape[0], m), bool))  # <= m - 1 eliminations
+    alive = jax.lax.fori_loop(0, m - 1, round_, jnp.ones((m, rankings.shape[0]), bool))  # <= m - 1 eliminations
     scores = count(alive)
-    return alive & (scores == jnp.where(alive, scores, -1).max(-1, keepdims=True))
+    return (alive & (scores == jnp.where(alive, scores, -1).max(0, keepdims=True))).T
 
 
 @voting_rule(IRV_PUT_MAX_CANDIDATES, scale=lambda m: 2)
@@ -111,29 +118,46 @@ def instant_runoff_put(rankings, weights=None) -> Winners:
 
     A strict-majority candidate wins; otherwise ``x`` wins if it wins after removing *some*
     candidate with the fewest first places. Computed for every candidate subset ``S`` at once:
-    subsets are bitmasks ``0 .. 2^m - 1``, viewed as a ``[2] * m`` cube so that ``S - c`` for all
-    ``S`` is a flip of one axis (no gathers), and winner sets are bitmasks too. Each pass makes
+    subsets are bitmasks ``0 .. 2^m - 1``; split at bit ``c``, the set axis pairs every ``S``
+    holding ``c`` with ``S - c`` (no gathers), and winner sets are bitmasks too. Each pass makes
     sets one larger exact (singletons are, from their majority), so ``m - 1`` passes reach the
-    full set.
+    full set. The counts, losers and winner bitmasks keep the batch last (see
+    ``rules_base.positions_batch_last``).
     """
     m = rankings.shape[-1]
     batch = rankings.shape[0]
     subsets = np.arange(2 ** m)
-    member = ((subsets[:, None] >> np.arange(m)[None, :]) & 1).astype(bool)  # [2^m, m]
-    counts = _first_place_counter(rankings, weights)(jnp.asarray(member)[None])  # [b, 2^m, m]
-    total = voter_weights(rankings, weights).sum(-1)[:, None, None]
-    bit = jnp.left_shift(1, jnp.arange(m, dtype=jnp.int32))[None, None, :]
-    majority = jnp.where(member[None] & (2 * counts > total), bit, 0).sum(-1).T  # [2^m, b] bitmask
-    low = jnp.where(member[None], counts, _BIG).min(-1, keepdims=True)
-    losers = jnp.transpose(member[None] & (counts == low), (2, 1, 0))  # [m, 2^m, b]
+    above = _above_bits(positions_batch_last(rankings))  # [v, c, b]
+    weight = weights_batch_last(rankings, weights)  # [v, b]
+    total = weight.sum(0, keepdims=True)
 
-    # Batch last: flips then move whole contiguous rows (batch first, XLA loops over axes of 2).
+    def halves(c):  # the set axis split at bit c: [2^(m-1-c), 2 (bit c clear, set), 2^c, b]
+        return (2 ** (m - 1 - c), 2, 2 ** c, batch)
+
+    # counts[c][S]: first places of c in S, counted only for the 2^(m-1) sets S holding c (c's
+    # vote is every ballot ranking no other member of S above c); _BIG for the others.
+    majority = jnp.zeros((2 ** m, batch), jnp.int32)  # [2^m, b] bitmask of strict-majority winners
+    counts = []
+    for c in range(m):
+        holding = subsets[(subsets >> c) & 1 == 1]  # ascending: the "set" half of halves(c)
+        votes = (weight[None] * ((holding[:, None, None] & above[None, :, c, :]) == 0)).sum(1)  # [2^(m-1), b]
+        wins = jnp.where(2 * votes > total, 1 << c, 0).reshape(halves(c)[:1] + halves(c)[2:])
+        split = majority.reshape(halves(c))
+        majority = jnp.stack([split[:, 0], split[:, 1] | wins], axis=1).reshape(2 ** m, batch)
+        votes = votes.reshape(halves(c)[:1] + halves(c)[2:])
+        counts.append(jnp.stack([jnp.full_like(votes, _BIG), votes], axis=1).reshape(2 ** m, batch))
+    counts = jnp.stack(counts)  # [m, 2^m, b]
+    losers = counts == counts.min(0, keepdims=True)  # [m, 2^m, b]; only read for sets holding the candidate
+
+    # Batch last, and no gathers: for a set S holding c, S - {c} is S with bit c cleared, the same
+    # row of the other half of halves(c).
     def widen(_, wins):  # wins[S, b]: bitmask of the winners of S, exact for sets up to some size
-        cube = wins.reshape((2,) * m + (batch,))  # axis j holds bit m - 1 - j of S
         put = jnp.zeros_like(wins)
         for c in range(m):
-            without_c = jnp.flip(cube, m - 1 - c).reshape(2 ** m, batch)  # wins(S xor {c})
-            put = put | jnp.where(losers[c], without_c, 0)
+            without_c = wins.reshape(halves(c))[:, 0]  # wins(S - {c}) for the sets S holding c
+            gained = jnp.where(losers[c].reshape(halves(c))[:, 1], without_c, 0)
+            split = put.reshape(halves(c))
+            put = jnp.stack([split[:, 0], split[:, 1] | gained], axis=1).reshape(2 ** m, batch)
         return jnp.where(majority != 0, majority, put)
 
     wins = jax.lax.fori_loop(0, m - 1, widen, majority)
