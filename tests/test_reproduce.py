@@ -308,10 +308,16 @@ def test_auction_render_reads_attacker_and_training_solver_from_the_runs():
                "steps": 100, "wall_s": 3.0, "eval_wall_s": 1.0, "attack": attack, "revenue_exceeds_optimum": True,
                "config": {"inner": {"kind": "adversary", "steps": 4, "restarts": 1}}}
     text = render_auction_table([(Row("a_1x2", (), 0.55, "somebody 2020"), 0, summary)])
-    assert "evaluation attacker: 11 Adam steps from 4 starts (truthful, 2 random, 1 best grid points)" in text
+    assert "evaluation attacker: up to 11 Adam steps from 4 starts (truthful, 2 random, 1 best grid points)" in text
     assert "training inner solver (from the runs' configs): inner=adversary (steps=4, restarts=1): a_1x2" in text
     assert "revenue above the known optimum by more than regret explains: a_1x2 seed 0" in text
     assert "| a_1x2 | 0 | 0.55 | 0.5 | 0.01 | -0.05 |" in text
+    assert "settled" not in text  # a summary from before the early stop says nothing of it
+    # a summary that records the early stop says how it stopped, and the steps it ran
+    settled = {**summary, "attack": {**attack, "check_every": 10, "settle_tol": 1e-6, "steps_run_mean": 7.25}}
+    text = render_auction_table([(Row("a_1x2", (), 0.55, "somebody 2020"), 0, settled)])
+    assert "stopped once settled (checked every 10 steps: no sample's best deviation rose by more than 1e-06" in text
+    assert "| 100 | 3 | 1 | 0.333 | 7.2 |" in text  # steps, train wall, eval wall, eval/train, eval ascent steps
 
 
 def test_relaxed_attack_recall_metrics():

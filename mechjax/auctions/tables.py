@@ -24,12 +24,30 @@ def _inner_description(config: dict) -> str:
     return f"inner={kind}" + (f" ({', '.join(f'{k}={v}' for k, v in inner.items())})" if inner else "")
 
 
+def settle_text(a: dict) -> str:
+    """How the summary's attacker stopped its ascents (empty for summaries written before it could)."""
+    if "settle_tol" not in a:
+        return ""
+    if a["settle_tol"] is None:
+        return "; every ascent ran all its steps"
+    return (f"; an ascent stopped once settled (checked every {a.get('check_every')} steps: no sample's best "
+            f"deviation rose by more than {a['settle_tol']:g}; 'eval ascent steps' = the mean steps run)")
+
+
 def _attacker_line(a: dict) -> str:
-    return (f"- evaluation attacker: {a.get('steps')} Adam steps from "
+    return (f"- evaluation attacker: up to {a.get('steps')} Adam steps from "
             f"{1 + a.get('restarts', 0) + a.get('grid_init', 0)} starts (truthful, {a.get('restarts')} random, "
             f"{a.get('grid_init')} best grid points) and an exhaustive {a.get('grid')}-point-per-item grid"
             f"{'' if a.get('grid_used', True) else ' (not used: more than 2 items)'}, on {a.get('num_samples')} "
-            f"samples; revenue on {a.get('revenue_samples')} samples; evaluation seed {a.get('seed')}")
+            f"samples{settle_text(a)}; revenue on {a.get('revenue_samples')} samples; evaluation seed {a.get('seed')}")
+
+
+def _rounded(value, digits: int):
+    return None if value is None else round(value, digits)
+
+
+def _ratio(numerator, denominator):
+    return None if numerator is None or not denominator else round(numerator / denominator, 3)
 
 
 def render_auction_table(results: list) -> str:
@@ -45,6 +63,8 @@ def render_auction_table(results: list) -> str:
                      "diff vs paper": None if row.paper_revenue is None else round(s["revenue"] - row.paper_revenue, 4),
                      "regret": s["regret"], "regret max": s["regret_max"], "IR viol.": s["ir_violation"],
                      "steps": s["steps"], "train wall [s]": s["wall_s"], "eval wall [s]": s.get("eval_wall_s"),
+                     "eval/train": _ratio(s.get("eval_wall_s"), s["wall_s"]),
+                     "eval ascent steps": _rounded(s["attack"].get("steps_run_mean"), 1),
                      "target": row.target, "_flag": s.get("revenue_exceeds_optimum")})
     # one line per distinct printed attacker (settings it does not print, such as the tile size a
     # run's shape picked, do not change the attack)
@@ -53,7 +73,7 @@ def render_auction_table(results: list) -> str:
     for row, _, s in results:
         trainers.setdefault(_inner_description(s.get("config") or {}), []).append(row.name)
     columns = ["setting", "seed", "paper revenue", "revenue", "± stderr", "diff vs paper", "regret", "regret max",
-               "IR viol.", "steps", "train wall [s]", "eval wall [s]", "target"]
+               "IR viol.", "steps", "train wall [s]", "eval wall [s]", "eval/train", "eval ascent steps", "target"]
     flagged = [f"{r['setting']} seed {r['seed']}" for r in rows if r["_flag"]]
     sources = dict.fromkeys(f"{row.name}: {row.paper_source}" for row, _, _ in results if row.paper_source)
     return "\n".join([

@@ -16,7 +16,7 @@ already there and writes the complete table.
 from __future__ import annotations
 
 from mechjax import registry
-from mechjax.auctions.tables import render_auction_table
+from mechjax.auctions.tables import render_auction_table, settle_text
 from mechjax.report import markdown_table
 from mechjax.tables import Row, Table
 
@@ -53,7 +53,7 @@ def _baseline_rows() -> tuple[Row, ...]:
 def _attack_line(a: dict) -> str:
     grid = f"on ({a.get('grid')} points per item, {a.get('grid_init')} more starts)" if a.get("grid_used") else "off"
     return (f"{a.get('steps')} Adam steps from truthful and {a.get('restarts')} random starts, grid {grid}, "
-            f"{a.get('num_samples')} samples; revenue on "
+            f"{a.get('num_samples')} samples{settle_text(a)}; revenue on "
             f"{a.get('revenue_samples')} samples; seed {a.get('seed')}")
 
 
