@@ -5,7 +5,14 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from mechjax.voting.profiles import voter_weights
-from mechjax.voting.rules_base import Winners, ballot_positions, best, voting_rule, weighted_sum_over_voters
+from mechjax.voting.rules_base import (
+    Winners,
+    best,
+    positions_batch_last,
+    voting_rule,
+    weighted_sum_over_voters,
+    weights_batch_last,
+)
 
 
 @voting_rule()
@@ -20,5 +27,5 @@ def plurality(rankings, weights=None) -> Winners:
 def borda(rankings, weights=None) -> Winners:
     """Highest Borda score, m-1 points for a first place down to 0 (pref_voting ``borda``)."""
     m = rankings.shape[-1]
-    points = m - 1 - ballot_positions(rankings)
-    return best(weighted_sum_over_voters(voter_weights(rankings, weights), points))
+    points = m - 1 - positions_batch_last(rankings)  # [v, c, b]: batch last (see rules_base)
+    return best((weights_batch_last(rankings, weights)[:, None, :] * points).sum(0).T)
