@@ -225,6 +225,16 @@ def evaluate_auction(mechanism: Callable, problem: AuctionProblem, attack: Attac
     return summary
 
 
+def settle_text(a: dict) -> str:
+    """How the summary's attacker stopped its ascents (empty for summaries written before it could)."""
+    if "settle_tol" not in a:
+        return ""
+    if a["settle_tol"] is None:
+        return "; every ascent ran all its steps"
+    return (f"; an ascent stopped once settled (checked every {a.get('check_every')} steps: no sample's best "
+            f"deviation rose by more than {a['settle_tol']:g})")
+
+
 def revenue_excess_bound(optimal_revenue: float, regret: float) -> float:
     """How far above ``optimal_revenue`` a single-bidder mechanism with expected ``regret`` can earn.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 from mechjax import registry
+from mechjax.auctions.evaluate import settle_text
 from mechjax.auctions.studies.attack_gap import attack_gap_study
 from mechjax.auctions.studies.baselines import OPTIONS as BASELINE_OPTIONS
 from mechjax.auctions.studies.baselines import baselines_study
@@ -24,22 +25,12 @@ def _inner_description(config: dict) -> str:
     return f"inner={kind}" + (f" ({', '.join(f'{k}={v}' for k, v in inner.items())})" if inner else "")
 
 
-def settle_text(a: dict) -> str:
-    """How the summary's attacker stopped its ascents (empty for summaries written before it could)."""
-    if "settle_tol" not in a:
-        return ""
-    if a["settle_tol"] is None:
-        return "; every ascent ran all its steps"
-    return (f"; an ascent stopped once settled (checked every {a.get('check_every')} steps: no sample's best "
-            f"deviation rose by more than {a['settle_tol']:g}; 'eval ascent steps' = the mean steps run)")
-
-
 def _attacker_line(a: dict) -> str:
     return (f"- evaluation attacker: up to {a.get('steps')} Adam steps from "
             f"{1 + a.get('restarts', 0) + a.get('grid_init', 0)} starts (truthful, {a.get('restarts')} random, "
             f"{a.get('grid_init')} best grid points) and an exhaustive {a.get('grid')}-point-per-item grid"
             f"{'' if a.get('grid_used', True) else ' (not used: more than 2 items)'}, on {a.get('num_samples')} "
-            f"samples{settle_text(a)}; revenue on {a.get('revenue_samples')} samples; evaluation seed {a.get('seed')}")
+            f"samples{settle_text(a)}{'' if 'settle_tol' not in a else ', the mean steps run in eval ascent steps'}; revenue on {a.get('revenue_samples')} samples; evaluation seed {a.get('seed')}")
 
 
 def _rounded(value, digits: int):

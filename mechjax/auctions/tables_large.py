@@ -16,7 +16,8 @@ already there and writes the complete table.
 from __future__ import annotations
 
 from mechjax import registry
-from mechjax.auctions.tables import render_auction_table, settle_text
+from mechjax.auctions.evaluate import settle_text
+from mechjax.auctions.tables import render_auction_table
 from mechjax.report import markdown_table
 from mechjax.tables import Row, Table
 

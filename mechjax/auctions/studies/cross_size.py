@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 import jax
 
 from mechjax.auctions.baselines import build_baseline
-from mechjax.auctions.evaluate import AttackConfig, evaluate_auction
+from mechjax.auctions.evaluate import AttackConfig, evaluate_auction, settle_text
 from mechjax.errors import ConfigError
 from mechjax.provenance import REPO_DIR
 from mechjax.report import markdown_table
@@ -138,9 +138,10 @@ def _render(rows: list, counts: list, run_dirs: dict, seeds: Sequence[int]) -> s
         "same presets when missing)",
         "- wall time: a row evaluated by an earlier invocation is read back from <run>/cross_size/ and keeps its "
         "own eval wall time",
-        f"- attacker (the same for every size): {a.steps} Adam steps (lr {a.lr} x support width) from truthful, "
+        f"- attacker (the same for every size): up to {a.steps} Adam steps (lr {a.lr} x support width) from truthful, "
         f"{a.restarts} random and, when a bidder has <= 2 items, the {a.grid_init} best points of an exhaustive "
-        f"{a.grid}-point-per-item grid (the grid itself also counts); {a.num_samples} samples attacked, revenue on "
+        f"{a.grid}-point-per-item grid (the grid itself also counts){settle_text(dataclasses.asdict(a))}; "
+        f"{a.num_samples} samples attacked, revenue on "
         f"{a.revenue_samples}; evaluation seed {a.seed}. Weaker than the default attacker ({default.steps} steps, "
         f"{1 + default.restarts + default.grid_init} starts, {default.grid}-point grid, {default.num_samples} "
         "samples) so that the largest sizes fit a CPU budget.",
