@@ -131,20 +131,13 @@ def weighted_sum_over_voters(weight, per_voter):
     return (w * per_voter).sum(1)
 
 
-def margins_batch_last(rankings, weights=None) -> Int[Array, "candidates candidates batch"]:
-    """:func:`pairwise_margins` laid out ``[x, y, batch]`` (see :func:`positions_batch_last`)."""
-    pos = positions_batch_last(rankings)  # [v, c, b]
-    prefers = jnp.sign(pos[:, None, :, :] - pos[:, :, None, :])  # [v, x, y, b]: +1 where x is above y
-    return (weights_batch_last(rankings, weights)[:, None, None, :] * prefers).sum(0)
-
-
 def edge_margins_batch_last(rankings, weights=None):
     """``(margin [edges, batch], src, dst)``: the margin of every ordered pair ``(src[e], dst[e])``,
     ``x != y`` in lexicographic order, batch last.
 
     Counts each unordered pair once (the ballots with ``x`` above ``y``, ``s``), the margins of
     ``(x, y)`` and ``(y, x)`` then being ``2 s - total`` and ``total - 2 s``: 10 comparisons per
-    ballot at 5 candidates instead of the 25 of :func:`margins_batch_last`.
+    ballot at 5 candidates instead of the 25 of :func:`pairwise_margins`.
     """
     m = rankings.shape[-1]
     pos, weight = positions_batch_last(rankings), weights_batch_last(rankings, weights)  # [v, c, b], [v, b]

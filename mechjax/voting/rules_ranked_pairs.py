@@ -143,5 +143,3 @@ def _ranked_pairs_tb_bitmasks(rankings, weights) -> Winners:
     reach = jax.lax.scan(lock, jnp.broadcast_to(bit, (m, batch)), (x, y, ok))[0]
     below_someone = jnp.bitwise_or.reduce(reach & ~bit, axis=0, keepdims=True)  # [1, b]
     return (((below_someone >> candidates) & 1) == 0).T
-
-
