@@ -11,7 +11,13 @@ import os
 STRICT_XLA_FLAGS = ("--xla_force_host_platform_device_count=4",
                     "--xla_cpu_collective_call_terminate_timeout_seconds=300",
                     "--xla_cpu_collective_timeout_seconds=300")
-for _flag in STRICT_XLA_FLAGS:
+# Compilation is most of a cold suite's time (CI has no cache: 2,118 s cold against 843 s warm on one
+# 2-core machine). LLVM at -O2 instead of XLA's default -O3 compiles the programs that unroll (every
+# PRNG draw: threefry's rounds) in about half the time, and trained no slower: benchmarks/RESULTS.md
+# ("Test suite time"). -O0 was tried at stop 18 and reverted: it slowed the execution-heavy tests more
+# than it saved. Users' runs keep XLA's default.
+FAST_COMPILE_XLA_FLAGS = ("--xla_backend_optimization_level=2",)
+for _flag in (*STRICT_XLA_FLAGS, *FAST_COMPILE_XLA_FLAGS):
     if _flag.split("=")[0] not in os.environ.get("XLA_FLAGS", ""):
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + _flag).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -55,3 +61,22 @@ def compose_config(overrides=(), config_name="config"):
 @pytest.fixture
 def compose_cfg():
     return compose_config
+
+
+# Where the suite's compilation goes: MECHJAX_COMPILE_LOG=<dir> makes every test process append one line
+# per compiled program (test id, program name, seconds spent tracing, lowering and compiling, or loading
+# from the persistent cache) to <dir>/compile-<pid>.tsv; `python benchmarks/suite_compile.py <dir>` sums
+# them by test and by program. Child processes (CLI, notebook, launcher tests) are not counted.
+if os.environ.get("MECHJAX_COMPILE_LOG"):
+    from jax import monitoring as _monitoring
+
+    _COMPILE_LOG = os.path.join(os.environ["MECHJAX_COMPILE_LOG"], f"compile-{os.getpid()}.tsv")
+    os.makedirs(os.path.dirname(_COMPILE_LOG), exist_ok=True)
+
+    def _log_compile(event, duration, fun_name="", **_):
+        if event.startswith("/jax/core/compile/"):
+            test = os.environ.get("PYTEST_CURRENT_TEST", "-").rsplit(" ", 1)[0]
+            with open(_COMPILE_LOG, "a") as f:
+                f.write(f"{test}\t{fun_name}\t{event.rsplit('/', 1)[-1]}\t{duration:.4f}\n")
+
+    _monitoring.register_event_duration_secs_listener(_log_compile)
