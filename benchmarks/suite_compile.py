@@ -19,8 +19,8 @@ import sys
 def main(argv):
     log_dir = argv[0]
     top = int(argv[1].split("=", 1)[1]) if len(argv) > 1 else 30
-    rows = []
-    for path in glob.glob(os.path.join(log_dir, "compile-*.tsv")):
+    rows, paths = [], glob.glob(os.path.join(log_dir, "compile-*.tsv"))
+    for path in paths:
         with open(path) as f:
             for line in f:
                 test, fun, event, secs = line.rstrip("\n").split("\t")
@@ -30,7 +30,7 @@ def main(argv):
     by_event = collections.Counter()
     for _, _, event, secs in rows:
         by_event[event] += secs
-    print(f"{len(rows)} events from {len(glob.glob(os.path.join(log_dir, 'compile-*.tsv')))} processes")
+    print(f"{len(rows)} events from {len(paths)} processes")
     for event, secs in by_event.most_common():
         print(f"  {event}: {secs:,.1f} s")
 
