@@ -186,8 +186,8 @@ def make_train(
 
     # Traced once: the metric shapes below and the loop body hit the same jit trace cache (and its
     # cached vmap batching), where two plain calls traced the step twice. A voting step's chunk traced
-    # in 2.1-2.3 s instead of 4.2-5.9 s; XLA inlines the call, so the executable and results are the
-    # same (bitwise-equal parameters after 20 steps of three presets; bench_trainer 33-36 steps/s both).
+    # in 2.1-2.3 s instead of 4.2-5.9 s. XLA inlines the call: parameters after 20 steps of three
+    # presets were bitwise equal, and bench_trainer's steps/s the same within noise (RESULTS.md).
     step_jit = jax.jit(outer_step)
 
     def chunk_one(state: TrainState, key: jax.Array, offset: jax.Array, count: jax.Array):
