@@ -154,14 +154,15 @@ class RochetNetConfig:
 
 def _register_learned(name: str, config_cls, make) -> None:
     """Registers ``mechanism=<name>``: parse the section into ``config_cls``, then
-    ``make(cfg, valuations, rngs) -> nnx.Module``; one eager build fails on bad sizes now, not in jit."""
+    ``make(cfg, valuations, rngs) -> nnx.Module``; one abstract build (``nnx.eval_shape``: nothing
+    runs or compiles) fails on bad sizes now, not in jit."""
 
     def build(section: dict, problem: AuctionProblem, kind: str):
         _require_auction(kind, name)
         cfg = registry.from_section(config_cls, section, "mechanism")
         v = problem.valuations
         factory = lambda rngs: make(cfg, v, rngs)  # noqa: E731
-        factory(nnx.Rngs(0))
+        nnx.eval_shape(lambda: factory(nnx.Rngs(0)))
         return factory
 
     registry.MECHANISMS[name] = build

@@ -106,6 +106,21 @@ def _split(mechanism: nnx.Module):
     return graphdef, params, rest
 
 
+def template(factory: MechanismFactory):
+    """``(graphdef, rest)`` of the module ``factory(nnx.Rngs(0))`` builds: its structure and its
+    non-parameter state (constants such as bid bounds), without running its initialisers eagerly.
+
+    An eager build compiles one small program per weight shape and initialiser (a cold process spent
+    1-2 s per architecture on them); here the structure comes from ``nnx.eval_shape`` and the
+    constants, where there are any, from one jitted build whose random draws XLA drops as dead code.
+    A bad size still raises from the factory's own Python checks, before anything compiles.
+    """
+    graphdef, _, rest = _split(nnx.eval_shape(lambda: factory(nnx.Rngs(0))))
+    if jax.tree.leaves(rest):
+        rest = jax.jit(lambda: _split(factory(nnx.Rngs(0)))[2])()
+    return graphdef, rest
+
+
 def make_train(
     problem: Problem,
     mechanism: Union[nnx.Module, MechanismFactory],
@@ -130,8 +145,10 @@ def make_train(
     """
     sharding.check_batch_size(cfg.batch_size)
     factory = None if isinstance(mechanism, nnx.Module) else mechanism
-    template = mechanism if factory is None else factory(nnx.Rngs(0))
-    graphdef, template_params, rest = _split(template)
+    if factory is None:
+        graphdef, template_params, rest = _split(mechanism)
+    else:
+        graphdef, rest = template(factory)
 
     def outcome_fn(params, training: bool = False):
         module = nnx.merge(graphdef, params, rest)

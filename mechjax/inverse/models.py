@@ -185,7 +185,7 @@ def factory(model, num_agents: int, num_actions: int, **options):
     def build(rngs: nnx.Rngs) -> nnx.Module:
         return model(num_agents, num_actions, **options, rngs=rngs)
 
-    build(nnx.Rngs(0))
+    nnx.eval_shape(lambda: build(nnx.Rngs(0)))  # bad options fail now; nothing runs or compiles
     return build
 
 

@@ -99,7 +99,7 @@ def build_voting_net(section: dict, problem: VotingProblem, kind: str):
     def factory(rngs: nnx.Rngs) -> VotingNet:
         return VotingNet(problem.num_candidates, cfg.dim, cfg.depth, cfg.mixer, cfg.heads, cfg.neutral, rngs=rngs)
 
-    factory(nnx.Rngs(0))  # fail on bad sizes now, not inside jit
+    nnx.eval_shape(lambda: factory(nnx.Rngs(0)))  # fail on bad sizes now (nothing runs or compiles), not inside jit
     return factory
 
 
