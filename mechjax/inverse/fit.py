@@ -20,7 +20,7 @@ from jaxtyping import Array, Int
 
 from mechjax.core import loop
 from mechjax.core.constraints import Unconstrained
-from mechjax.core.trainer import TrainerConfig, make_train
+from mechjax.core.trainer import TrainerConfig, make_train, template
 from mechjax.errors import ConfigError
 from mechjax.inverse import models
 from mechjax.inverse.games import Game, game_pytree
@@ -118,8 +118,10 @@ class FitResult(NamedTuple):
 
 def learned_game(mechanism, params, num_agents: int, num_actions: int) -> LearnedGame:
     """The ``LearnedGame`` of trained ``params`` of ``mechanism`` (a module or factory ``rngs -> module``)."""
-    template = mechanism if isinstance(mechanism, nnx.Module) else mechanism(nnx.Rngs(0))
-    graphdef, _, rest = nnx.split(template, nnx.Param, ...)
+    if isinstance(mechanism, nnx.Module):
+        graphdef, _, rest = nnx.split(mechanism, nnx.Param, ...)
+    else:
+        graphdef, rest = template(mechanism)
     return LearnedGame(graphdef, params, rest, num_agents, num_actions)
 
 
