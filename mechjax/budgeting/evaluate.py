@@ -107,7 +107,7 @@ def election_batch(election) -> PBBatch:
 
 def fair_share(batch: PBBatch, funded) -> float:
     """The mean fair-share ratio of a funded set ``[P]`` on a one-election batch (the training surrogate)."""
-    return float(fair_share_ratio(np.asarray(funded, np.float32)[None], batch)[0])
+    return float(fair_share_ratio(np.asarray(funded, np.float32)[None], batch, xp=np)[0])
 
 
 def score(election, batch, funded, mes, ejr_max_nodes, weights=(0.0, 0.0)):

@@ -202,16 +202,17 @@ class BudgetingProblem:
         return Terms(objective=objective, violations=jnp.zeros((1,)), metrics=parts)
 
 
-def fair_share_ratio(selection, batch: PBBatch):
+def fair_share_ratio(selection, batch: PBBatch, xp=jnp):
     """``[b]``: each election's mean over voters of min(1, share / fair share) for a selection
-    ``[b, p]`` (module docstring, ``fair_share``)."""
+    ``[b, p]`` (module docstring, ``fair_share``). ``xp``: the array module; the evaluator passes
+    ``numpy`` (one election at its own shape: no XLA program to compile per election shape)."""
     mask = batch.project_mask
     n = batch.voter_mask.sum(-1)  # [b]
-    supporters = jnp.einsum("bvp,bv->bp", batch.approvals, batch.voter_mask)
-    split = jnp.where(supporters > 0, batch.costs * mask / jnp.maximum(supporters, 1.0), 0.0)  # [b, p]
-    share = jnp.einsum("bvp,bp->bv", batch.approvals, split * selection)
-    entitled = jnp.minimum(1.0 / n[:, None], jnp.einsum("bvp,bp->bv", batch.approvals, split))
-    ratio = jnp.where(entitled > 0, jnp.minimum(share / jnp.maximum(entitled, 1e-9), 1.0), 1.0)
+    supporters = xp.einsum("bvp,bv->bp", batch.approvals, batch.voter_mask)
+    split = xp.where(supporters > 0, batch.costs * mask / xp.maximum(supporters, 1.0), 0.0)  # [b, p]
+    share = xp.einsum("bvp,bp->bv", batch.approvals, split * selection)
+    entitled = xp.minimum(1.0 / n[:, None], xp.einsum("bvp,bp->bv", batch.approvals, split))
+    ratio = xp.where(entitled > 0, xp.minimum(share / xp.maximum(entitled, 1e-9), 1.0), 1.0)
     return (ratio * batch.voter_mask).sum(-1) / n
 
 
