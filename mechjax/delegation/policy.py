@@ -11,6 +11,7 @@ deterministic policies, whose draws all coincide).
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
@@ -70,8 +71,10 @@ class PolicyReport(NamedTuple):
     casters: jax.Array  # E[number of casters]
 
 
+@functools.partial(jax.jit, static_argnames="draws")
 def evaluate_policy(key, policy, competence, draws: int = 32) -> PolicyReport:
-    """Measures ``policy [b, n, n]`` on voters of true ``competence [b, n]``."""
+    """Measures ``policy [b, n, n]`` on voters of true ``competence [b, n]`` (one compiled program per
+    shape; op by op, dozens of small programs were compiled per shape)."""
     delegates = sample_delegates(key, policy, draws)
     weights = weights_of(delegates)
     acc = draw_accuracy(weights, competence)
