@@ -101,14 +101,16 @@ def test_outer_step_terms_match_separate_calls(bidders, items, restarts):
     net = RegretNet(bidders, items, bid_low=0.0, bid_high=2.0, rngs=nnx.Rngs(3))
     values = problem.sample(jax.random.key(4), 64)
     misreports = problem.random_reports(jax.random.key(5), values, restarts)
-    deviation, metrics, per_bidder = reference_loss_metrics(problem, net, values, misreports)
-    terms = problem.loss_terms(net, values, misreports)
+    # each side jitted as a whole (op by op, the net's layers compiled ~120 small programs per case)
+    call = lambda f: jax.jit(lambda v, m: f(net, v, m))(values, misreports)  # noqa: E731
+    deviation, metrics, per_bidder = call(lambda n, v, m: reference_loss_metrics(problem, n, v, m))
+    terms = call(problem.loss_terms)
     np.testing.assert_allclose(np.asarray(terms.violations), np.asarray(per_bidder), rtol=1e-5, atol=1e-7)
     for name in ("revenue", "regret"):
         np.testing.assert_allclose(float(terms.metrics[name]), float(metrics[name]), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(np.asarray(problem.deviation_utility(net, values, misreports)), np.asarray(deviation),
+    np.testing.assert_allclose(np.asarray(call(problem.deviation_utility)), np.asarray(deviation),
                                rtol=1e-5, atol=1e-6)
-    alloc, pay, own = truthful_and_deviation_outcomes(net, values, misreports)
+    alloc, pay, own = call(truthful_and_deviation_outcomes)
     np.testing.assert_allclose(np.asarray(own), np.asarray(deviation), rtol=1e-5, atol=1e-6)
     assert alloc.shape == values.shape and pay.shape == values.shape[:2]
     # the regret is really measured: these random misreports gain something against a random net
