@@ -199,6 +199,7 @@ def test_stationary_starts_skip_the_ascent_and_moving_ones_do_not():
     values = problem.sample(jax.random.key(0), 16)
     init = problem.random_reports(jax.random.key(1), values, 3)
     for mechanism, moves in ((build_baseline("vcg", problem.valuations), False), (_smooth_mechanism, True)):
+        @jax.jit  # its direct calls below: one program, not the mechanism's ops one by one
         def utility(x):
             return problem.deviation_utility(mechanism, values, x)
 
