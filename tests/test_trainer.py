@@ -140,3 +140,32 @@ def test_non_finite_loss_stops_and_names_step(tmp_path):
     with pytest.raises(NonFiniteError, match="step 50"):
         loop.run(trainer, str(tmp_path), seed=0, progress=False)
     assert not (tmp_path / "checkpoints" / "50").exists(), "a non-finite state must not be checkpointed"
+
+
+def test_template_matches_an_eager_build_without_running_the_initialisers():
+    """``template`` gives the graphdef and the non-parameter constants an eager build gives, and builds
+    no concrete weights: the factory is called only under tracing (eval_shape, then one jit)."""
+    from mechjax.auctions.nets.regretnet import RegretNet
+    from mechjax.core.trainer import template
+
+    traced = []
+
+    def factory(rngs):
+        net = RegretNet(2, 3, bid_low=0.5, bid_high=[[2.0, 3.0, 4.0], [1.0, 1.5, 2.5]], rngs=rngs)
+        weight = jax.tree.leaves(nnx.state(net, nnx.Param))[0]
+        traced.append(isinstance(weight, jax.core.Tracer))
+        return net
+
+    graphdef, rest = template(factory)
+    assert traced == [True, True]  # abstract (eval_shape), then traced (jit): never eager
+    eager_graphdef, _, eager_rest = nnx.split(factory(nnx.Rngs(0)), nnx.Param, ...)
+    assert graphdef == eager_graphdef
+    chex.assert_trees_all_equal(rest, eager_rest)
+    assert jax.tree.leaves(rest) and np.asarray(jax.tree.leaves(rest)[0]).max() == 4.0  # the bid bounds
+    # and the merged module runs like the eager one
+    params = nnx.state(factory(nnx.Rngs(0)), nnx.Param)
+    bids = jnp.full((4, 2, 3), 0.7)
+    a, p = nnx.merge(graphdef, params, rest)(bids)
+    b, q = nnx.merge(eager_graphdef, params, eager_rest)(bids)
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_array_equal(np.asarray(p), np.asarray(q))
