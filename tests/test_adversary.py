@@ -101,8 +101,9 @@ def test_outer_step_terms_match_separate_calls(bidders, items, restarts):
     net = RegretNet(bidders, items, bid_low=0.0, bid_high=2.0, rngs=nnx.Rngs(3))
     values = problem.sample(jax.random.key(4), 64)
     misreports = problem.random_reports(jax.random.key(5), values, restarts)
-    # each side jitted as a whole (op by op, the net's layers compiled ~120 small programs per case)
-    call = lambda f: jax.jit(lambda v, m: f(net, v, m))(values, misreports)  # noqa: E731
+    def call(f):  # each side jitted as a whole (op by op, the net's layers compiled ~120 small programs per case)
+        return jax.jit(lambda v, m: f(net, v, m))(values, misreports)
+
     deviation, metrics, per_bidder = call(lambda n, v, m: reference_loss_metrics(problem, n, v, m))
     terms = call(problem.loss_terms)
     np.testing.assert_allclose(np.asarray(terms.violations), np.asarray(per_bidder), rtol=1e-5, atol=1e-7)

@@ -158,12 +158,11 @@ def test_template_matches_an_eager_build_without_running_the_initialisers():
 
     graphdef, rest = template(factory)
     assert traced == [True, True]  # abstract (eval_shape), then traced (jit): never eager
-    eager_graphdef, _, eager_rest = nnx.split(factory(nnx.Rngs(0)), nnx.Param, ...)
+    eager_graphdef, params, eager_rest = nnx.split(factory(nnx.Rngs(0)), nnx.Param, ...)
     assert graphdef == eager_graphdef
     chex.assert_trees_all_equal(rest, eager_rest)
     assert jax.tree.leaves(rest) and np.asarray(jax.tree.leaves(rest)[0]).max() == 4.0  # the bid bounds
     # and the merged module runs like the eager one
-    params = nnx.state(factory(nnx.Rngs(0)), nnx.Param)
     bids = jnp.full((4, 2, 3), 0.7)
     a, p = nnx.merge(graphdef, params, rest)(bids)
     b, q = nnx.merge(eager_graphdef, params, eager_rest)(bids)
