@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from mechjax import experiment
+from mechjax.budgeting.evaluate import net_input, padded_size
 from mechjax.budgeting.nets import PBNet, greedy_selection, relaxed_selection
-from mechjax.budgeting.problem import BudgetingProblem, PBBatch
+from mechjax.budgeting.problem import BudgetingProblem, PBBatch, pad_election
+from mechjax.budgeting.synthetic import random_election
 from mechjax.errors import ConfigError, DataError
 
 from conftest import CONF_DIR, compose_config
@@ -97,6 +99,26 @@ def test_net_is_equivariant_to_voters_and_projects():
     np.testing.assert_allclose(net.scores(permuted), scores[:, sigma_p], rtol=1e-4, atol=1e-5)
     funded = net(batch)
     assert ((funded * batch.costs).sum(-1) <= 1 + 1e-6).all()
+
+
+def test_evaluator_pads_elections_to_size_buckets_that_change_no_funded_project():
+    """A learned rule is compiled once per size bucket, not once per real election (every one has
+    its own voter count), and the masked padding funds exactly what the unpadded input funds."""
+    assert {padded_size(n, 2000) for n in range(1, 2001)} == {16, 32, 64, 128, 256, 512, 1024, 2000}
+    assert all(padded_size(n) >= n for n in range(1, 5000)) and padded_size(3000, 2000) == 4096
+    run = jax.jit(PBNet(8, 1, rngs=nnx.Rngs(0)))
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        election = random_election(rng, max_voters=40, max_projects=20)
+        batch = net_input(election, 24, np.random.default_rng(1))
+        voters, projects = min(election.num_voters, 24), election.num_projects
+        assert batch.approvals.shape == (1, padded_size(voters, 24), padded_size(projects))
+        assert batch.voter_mask.sum() == voters and batch.project_mask.sum() == projects
+        rows = np.flatnonzero(np.asarray(batch.voter_mask[0]))
+        exact = pad_election(np.asarray(batch.approvals[0, rows, :projects]), election.costs, election.budget,
+                             np.zeros(projects), voters, projects)
+        exact = PBBatch(**{k: v[None] for k, v in exact.items()})
+        np.testing.assert_array_equal(np.asarray(run(batch))[0, :projects], np.asarray(run(exact))[0])
 
 
 def test_pool_targets_are_mes_and_feasible():
