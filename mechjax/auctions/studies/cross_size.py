@@ -76,7 +76,8 @@ def parameter_counts() -> list[dict]:
 
     def count(overrides):
         exp = config_lib.build(experiment.compose(overrides))
-        return exp, experiment.count_parameters(nnx.state(exp.mechanism(nnx.Rngs(0)), nnx.Param))
+        # abstractly: an eager build would compile one small program per weight shape and initialiser
+        return exp, experiment.count_parameters(nnx.state(nnx.eval_shape(lambda: exp.mechanism(nnx.Rngs(0))), nnx.Param))
 
     rows = []
     for preset in ZOO_PRESETS:
