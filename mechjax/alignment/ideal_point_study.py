@@ -76,12 +76,14 @@ def fit_ideal_point(rankings, annotator, num_responses: int, num_types: int, dim
 
 
 def _module(factory, state):
-    # the trained weights of replica 0 in a module built like the trainer's (for its accessors)
+    # the trained weights of replica 0 in a module of the trainer's structure (for its accessors);
+    # its structure and constants from the template, so no initialiser runs eagerly
     import flax.nnx as nnx
 
-    module = factory(nnx.Rngs(0))
-    nnx.update(module, jax.tree.map(lambda x: x[0], state.params))
-    return module
+    from mechjax.core.trainer import template
+
+    graphdef, rest = template(factory)
+    return nnx.merge(graphdef, jax.tree.map(lambda x: x[0], state.params), rest)
 
 
 def adapt_users(rankings, user, num_users: int, num_responses: int, model: str = "ideal_point", *, embedding=None,
